@@ -1,0 +1,348 @@
+//! The client side of a BKT/1 connection, as a state machine with no I/O:
+//! the mirror of [`crate::server`].
+//!
+//! A client queues requests with [`ClientSession::send_request`] (and an
+//! upload's payload with [`ClientSession::send_payload`]), writes what
+//! [`ClientSession::poll_transmit`] hands it, feeds received bytes in with
+//! [`ClientSession::receive`] (any chunking), and takes replies out with
+//! [`ClientSession::poll_event`]. Requests may be pipelined: the session keeps
+//! the verbs of those not yet answered, in order, and names the one each
+//! reply answers. List replies are collected line by line as they arrive; a
+//! download's payload is handed out as borrowed pieces.
+//!
+//! # States
+//! | receiving | on | goes to |
+//! | --- | --- | --- |
+//! | a line | one-line reply | same (event `Reply`) |
+//! | a line | list header `code count` | list body (event `Reply` at once when `count` is 0) |
+//! | list body | `count`-th item line | a line (event `Reply` with every item) |
+//! | a line | `900 FDBS size` | payload (event `Reply`) |
+//! | payload | bytes | same (events `PayloadData`), then a line (event `PayloadEnd`) |
+//! | a line, nothing buffered | end of input | closed (event `Closed`) |
+//! | anything else | end of input | failed (`ClientError::UnexpectedEof`) |
+//! | any | malformed reply | failed (`ClientError`) |
+
+use std::collections::VecDeque;
+
+use crate::error::{ClientError, ReplyError, SendError};
+use crate::framing::{Frame, LineFramer, MAX_REPLY_LINE_LEN};
+use crate::parse::{self, ListBody, ReplyHead};
+use crate::reply::Reply;
+use crate::request::{Request, Verb};
+use crate::{ReplyCode, encode};
+
+/// What the server sent, for the application to act on.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum ClientEvent<'a> {
+    /// A whole reply: a final reply, a `150 NEED` prompt, or a `900 FDBS`
+    /// header whose payload events follow.
+    Reply {
+        /// The verb of the request it answers: the oldest one not yet
+        /// finally answered; `None` for a reply to nothing (a server sends
+        /// `500 BCMD BUSY` before any request when it is full).
+        request: Option<Verb>,
+        /// The reply. List items are owned; other text borrows from the
+        /// session's buffer.
+        reply: Reply<'a>,
+    },
+    /// The next piece of a download's payload. Boundaries carry no meaning.
+    PayloadData(&'a [u8]),
+    /// The download's payload is complete: exactly `size` bytes were handed
+    /// out.
+    PayloadEnd,
+    /// The server closed the connection between replies. Returned from then
+    /// on. Requests still pending were not answered.
+    Closed,
+}
+
+#[derive(Debug)]
+enum Rx {
+    Line,
+    List { remaining: u64, body: ListBody },
+    Payload { remaining: u64 },
+    Closed,
+    Failed(ClientError),
+}
+
+/// The client side of one BKT/1 connection. See the [module
+/// documentation](self).
+#[derive(Debug)]
+pub struct ClientSession {
+    /// Received bytes; `rx[rx_pos..]` is not yet processed. Events borrow
+    /// from here.
+    rx: Vec<u8>,
+    rx_pos: usize,
+    core: Core,
+}
+
+/// Everything but the buffer events borrow from.
+#[derive(Debug)]
+struct Core {
+    state: Rx,
+    eof: bool,
+    framer: LineFramer,
+    /// Verbs of the requests sent and not yet finally answered, oldest first.
+    pending: VecDeque<Verb>,
+    tx: Vec<u8>,
+    /// Upload payload bytes still owed by the application.
+    upload_remaining: u64,
+}
+
+impl Default for ClientSession {
+    fn default() -> Self {
+        ClientSession::new()
+    }
+}
+
+impl ClientSession {
+    /// A session at the start of a connection.
+    pub fn new() -> Self {
+        ClientSession {
+            rx: Vec::new(),
+            rx_pos: 0,
+            core: Core {
+                state: Rx::Line,
+                eof: false,
+                framer: LineFramer::new(MAX_REPLY_LINE_LEN),
+                pending: VecDeque::new(),
+                tx: Vec::new(),
+                upload_remaining: 0,
+            },
+        }
+    }
+
+    // ---- output -------------------------------------------------------
+
+    /// Queues `request`'s line for sending. After `UPLOAD` the application
+    /// owes exactly `size` payload bytes ([`ClientSession::send_payload`] or
+    /// [`ClientSession::payload_sent_directly`]) before the next request.
+    /// Requests may be sent without waiting for replies (pipelining).
+    ///
+    /// # Errors
+    /// `PayloadPending` while an upload's payload is still owed; `Closed`
+    /// once the session is closed or failed. Nothing is queued then.
+    pub fn send_request(&mut self, request: &Request<'_>) -> Result<(), SendError> {
+        if matches!(self.core.state, Rx::Closed | Rx::Failed(_)) {
+            return Err(SendError::Closed);
+        }
+        if self.core.upload_remaining > 0 {
+            return Err(SendError::PayloadPending {
+                remaining: self.core.upload_remaining,
+            });
+        }
+        encode::request(request, &mut self.core.tx);
+        self.core.pending.push_back(request.verb());
+        self.core.upload_remaining = request.payload_len().unwrap_or(0);
+        Ok(())
+    }
+
+    /// Queues `data` as the next bytes of the current upload's payload.
+    ///
+    /// # Errors
+    /// `PayloadOverrun` when `data` is longer than what the upload still
+    /// owes (or no upload is being sent); nothing is queued then.
+    pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.take_payload(data.len() as u64)?;
+        self.core.tx.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Records that the application wrote `n` bytes of the current upload's
+    /// payload to the server itself, after writing out everything
+    /// [`ClientSession::poll_transmit`] gave it.
+    ///
+    /// # Errors
+    /// `TransmitPending` when encoded bytes are still waiting to be sent;
+    /// `PayloadOverrun` when `n` exceeds what the upload still owes.
+    pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
+        if !self.core.tx.is_empty() {
+            return Err(SendError::TransmitPending);
+        }
+        self.take_payload(n)
+    }
+
+    fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
+        let remaining = self.core.upload_remaining;
+        if n > remaining {
+            return Err(SendError::PayloadOverrun { remaining });
+        }
+        self.core.upload_remaining -= n;
+        Ok(())
+    }
+
+    /// Upload payload bytes the application still owes.
+    pub fn payload_remaining(&self) -> u64 {
+        self.core.upload_remaining
+    }
+
+    /// Moves every encoded byte waiting to be sent to the end of `out` and
+    /// returns how many there were.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.core.tx.len();
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.core.tx);
+        } else {
+            out.append(&mut self.core.tx);
+        }
+        n
+    }
+
+    /// Whether encoded bytes are waiting for [`ClientSession::poll_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.core.tx.is_empty()
+    }
+
+    /// How many requests were sent and have not had their final reply.
+    pub fn pending_requests(&self) -> usize {
+        self.core.pending.len()
+    }
+
+    // ---- input --------------------------------------------------------
+
+    /// Hands the session bytes received from the server, in any chunking.
+    pub fn receive(&mut self, data: &[u8]) {
+        if matches!(self.core.state, Rx::Closed | Rx::Failed(_)) {
+            return;
+        }
+        if self.rx_pos == self.rx.len() {
+            self.rx.clear();
+            self.rx_pos = 0;
+        } else if self.rx_pos > 0 && self.rx.len() + data.len() > self.rx.capacity() {
+            self.rx.drain(..self.rx_pos);
+            self.rx_pos = 0;
+        }
+        self.rx.extend_from_slice(data);
+    }
+
+    /// Tells the session that the server will send nothing more.
+    pub fn receive_eof(&mut self) {
+        self.core.eof = true;
+    }
+
+    /// The next event, or `Ok(None)` when more input is needed.
+    ///
+    /// # Errors
+    /// A [`ClientError`] when the server broke the protocol (malformed reply,
+    /// a reply that answers no pending request's verb, end of input inside a
+    /// reply). The session is then failed: the same error is returned from
+    /// then on and nothing more is sent.
+    pub fn poll_event(&mut self) -> Result<Option<ClientEvent<'_>>, ClientError> {
+        loop {
+            match &mut self.core.state {
+                Rx::Failed(error) => return Err(error.clone()),
+                Rx::Closed => return Ok(Some(ClientEvent::Closed)),
+                Rx::Payload { remaining } => {
+                    if *remaining == 0 {
+                        self.core.state = Rx::Line;
+                        return Ok(Some(ClientEvent::PayloadEnd));
+                    }
+                    let avail = self.rx.len() - self.rx_pos;
+                    if avail == 0 {
+                        return match self.core.eof {
+                            true => Err(self.core.fail(ClientError::UnexpectedEof)),
+                            false => Ok(None),
+                        };
+                    }
+                    let n = avail.min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    *remaining -= n as u64;
+                    let start = self.rx_pos;
+                    self.rx_pos += n;
+                    return Ok(Some(ClientEvent::PayloadData(&self.rx[start..start + n])));
+                }
+                Rx::Line | Rx::List { .. } => {}
+            }
+            let (content_end, consumed) = match self.core.framer.next(&self.rx[self.rx_pos..]) {
+                Frame::Line {
+                    content_end,
+                    consumed,
+                } => (content_end, consumed),
+                Frame::TooLong { .. } | Frame::Discarded { .. } => {
+                    let error = ReplyError::LineTooLong {
+                        max: MAX_REPLY_LINE_LEN,
+                    };
+                    return Err(self.core.fail(error.into()));
+                }
+                Frame::Incomplete => {
+                    if !self.core.eof {
+                        return Ok(None);
+                    }
+                    if matches!(self.core.state, Rx::Line) && self.rx_pos == self.rx.len() {
+                        self.core.state = Rx::Closed;
+                        continue;
+                    }
+                    return Err(self.core.fail(ClientError::UnexpectedEof));
+                }
+            };
+            let start = self.rx_pos;
+            self.rx_pos += consumed;
+            let Ok(line) = std::str::from_utf8(&self.rx[start..start + content_end]) else {
+                return Err(self.core.fail(ReplyError::InvalidUtf8.into()));
+            };
+            if let Rx::List { remaining, body } = &mut self.core.state {
+                if let Err(error) = body.push(line) {
+                    return Err(self.core.fail(error.into()));
+                }
+                *remaining -= 1;
+                if *remaining > 0 {
+                    continue;
+                }
+                let Rx::List { body, .. } = std::mem::replace(&mut self.core.state, Rx::Line)
+                else {
+                    unreachable!("state was matched as a list just above");
+                };
+                return self.core.deliver(body.into_reply());
+            }
+            match parse::reply_head(line) {
+                Err(error) => return Err(self.core.fail(error.into())),
+                Ok(ReplyHead::Complete(reply)) => {
+                    if let Reply::Download { size } = reply {
+                        self.core.state = Rx::Payload { remaining: size };
+                    }
+                    return self.core.deliver(reply);
+                }
+                Ok(ReplyHead::List { code, count: 0 }) => {
+                    return self.core.deliver(ListBody::new(code, 0).into_reply());
+                }
+                Ok(ReplyHead::List { code, count }) => {
+                    self.core.state = Rx::List {
+                        remaining: count,
+                        body: ListBody::new(code, count),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Whether the session is over (closed by the server, or failed).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.core.state, Rx::Closed | Rx::Failed(_))
+    }
+}
+
+impl Core {
+    /// Moves to the failed state and returns the error.
+    fn fail(&mut self, error: ClientError) -> ClientError {
+        self.state = Rx::Failed(error.clone());
+        error
+    }
+
+    /// Matches a reply to the oldest pending request and hands it out.
+    fn deliver<'a>(&mut self, reply: Reply<'a>) -> Result<Option<ClientEvent<'a>>, ClientError> {
+        let code = reply.code();
+        let request = self.pending.front().copied();
+        if let Some(verb) = request {
+            let fits = code == ReplyCode::Need
+                || code == verb.success_code()
+                || code == verb.failure_code()
+                || code == ReplyCode::BadCommand;
+            if !fits {
+                return Err(self.fail(ClientError::UnexpectedReply { verb, code }));
+            }
+            if reply.is_final() {
+                self.pending.pop_front();
+            }
+        }
+        Ok(Some(ClientEvent::Reply { request, reply }))
+    }
+}

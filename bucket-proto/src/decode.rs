@@ -1,0 +1,121 @@
+//! One-shot decoders for a buffer that holds the start of a message.
+//!
+//! In httparse's manner, running out of input is a normal outcome,
+//! [`Decoded::Incomplete`], not an error: read more and call again with the
+//! longer buffer. Results borrow from the input where they can.
+//!
+//! The sessions ([`crate::server`], [`crate::client`]) use the same grammar
+//! incrementally and add what a connection needs (dialogues, payloads,
+//! resynchronisation); use these functions to decode single messages.
+
+use crate::error::{ReplyError, RequestError};
+use crate::framing::{Frame, LineFramer, MAX_LINE_LEN, MAX_REPLY_LINE_LEN};
+use crate::parse::{self, ListBody, ReplyHead};
+use crate::reply::Reply;
+use crate::request::Request;
+
+/// The outcome of decoding from the front of a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<T> {
+    /// A whole message: `value`, which took the first `consumed` bytes.
+    Complete {
+        /// The decoded message.
+        value: T,
+        /// How many bytes of the input it took, line terminators included.
+        consumed: usize,
+    },
+    /// The buffer ends before the message does.
+    Incomplete,
+}
+
+/// Decodes one complete request line from the front of `input`.
+///
+/// `input` is bytes as received: a request line ending in LF (CR LF also
+/// works), possibly followed by more data. For `UPLOAD`, `consumed` covers
+/// the line only; the `size` payload bytes follow it.
+///
+/// # Errors
+/// [`RequestError`] when the line is over 4096 bytes, is not UTF-8, breaks
+/// the grammar, names an unknown verb, has too many arguments, a bad size or
+/// a bad name, or lacks a required argument
+/// ([`RequestError::MissingArgument`]: a server session would open a
+/// dialogue there). A blank line is `Syntax`.
+pub fn request(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
+    let (content_end, consumed) = match LineFramer::new(MAX_LINE_LEN).next(input) {
+        Frame::Line {
+            content_end,
+            consumed,
+        } => (content_end, consumed),
+        Frame::TooLong { .. } | Frame::Discarded { .. } => {
+            return Err(RequestError::LineTooLong { max: MAX_LINE_LEN });
+        }
+        Frame::Incomplete => return Ok(Decoded::Incomplete),
+    };
+    let line = std::str::from_utf8(&input[..content_end]).map_err(|_| RequestError::InvalidUtf8)?;
+    let cmd = parse::command(line)?.ok_or(RequestError::Syntax {
+        detail: "blank line",
+    })?;
+    if let Some(&field) = cmd.verb.required().get(cmd.args.len()) {
+        return Err(RequestError::MissingArgument {
+            verb: cmd.verb,
+            field,
+        });
+    }
+    let value = parse::build(cmd.verb, cmd.args.into_values())?;
+    Ok(Decoded::Complete { value, consumed })
+}
+
+/// Decodes one complete reply from the front of `input`: its line and, for
+/// lists (210, 220, 400, 800), every item line.
+///
+/// For `900 FDBS`, `consumed` covers the header line only; the `size` payload
+/// bytes follow it. List items are owned; other replies borrow their text
+/// from `input`.
+///
+/// # Errors
+/// [`ReplyError`] when a line is over 8192 bytes, not UTF-8, has an unknown
+/// code, a mnemonic that does not match, an unknown reason, a bad name in a
+/// list, or otherwise breaks the reply grammar.
+pub fn reply(input: &[u8]) -> Result<Decoded<Reply<'_>>, ReplyError> {
+    let mut framer = LineFramer::new(MAX_REPLY_LINE_LEN);
+    let mut next_line = |from: usize| -> Result<Option<(&str, usize)>, ReplyError> {
+        match framer.next(&input[from..]) {
+            Frame::Line {
+                content_end,
+                consumed,
+            } => {
+                let text = std::str::from_utf8(&input[from..from + content_end])
+                    .map_err(|_| ReplyError::InvalidUtf8)?;
+                Ok(Some((text, from + consumed)))
+            }
+            Frame::TooLong { .. } | Frame::Discarded { .. } => Err(ReplyError::LineTooLong {
+                max: MAX_REPLY_LINE_LEN,
+            }),
+            Frame::Incomplete => Ok(None),
+        }
+    };
+    let Some((head, mut at)) = next_line(0)? else {
+        return Ok(Decoded::Incomplete);
+    };
+    let (code, count) = match parse::reply_head(head)? {
+        ReplyHead::Complete(value) => {
+            return Ok(Decoded::Complete {
+                value,
+                consumed: at,
+            });
+        }
+        ReplyHead::List { code, count } => (code, count),
+    };
+    let mut body = ListBody::new(code, count);
+    for _ in 0..count {
+        let Some((item, next)) = next_line(at)? else {
+            return Ok(Decoded::Incomplete);
+        };
+        body.push(item)?;
+        at = next;
+    }
+    Ok(Decoded::Complete {
+        value: body.into_reply(),
+        consumed: at,
+    })
+}

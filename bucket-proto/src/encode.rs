@@ -1,0 +1,204 @@
+//! Encoders: requests and replies into a caller's buffer.
+//!
+//! Every function appends to `out` and never clears it, so a caller can batch
+//! many messages into one write. Lines end with a bare LF. Names are written
+//! bare when they can be and quoted otherwise (PROTOCOL.md § Replies, "Names
+//! in replies are written as bare args when they can be, else quoted").
+//! What these functions write, [`crate::decode`] parses back to an equal value.
+
+use crate::codes::ReplyCode;
+use crate::error::EncodeError;
+use crate::reply::{PROTOCOL_VERSION, Reply};
+use crate::request::Request;
+
+/// Appends `request`'s line (verb and arguments, LF-terminated) to `out`.
+///
+/// For `UPLOAD` only the line is written: the caller sends the `size` payload
+/// bytes right after it.
+pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(request.verb().as_str().as_bytes());
+    let mut put = |value: &str| {
+        out.push(b' ');
+        arg(value, out);
+    };
+    match request {
+        Request::Hello | Request::Codes | Request::Quit | Request::ListBuckets => {}
+        Request::Help { topic } => {
+            if let Some(t) = topic {
+                put(t.as_str());
+            }
+        }
+        Request::CreateBucket { bucket } | Request::DeleteBucket { bucket } => put(bucket),
+        Request::ListFiles { bucket } => {
+            if let Some(b) = bucket {
+                put(b);
+            }
+        }
+        Request::Download { bucket, name } | Request::DeleteFile { bucket, name } => {
+            put(bucket);
+            put(name);
+        }
+        Request::Upload { bucket, name, size } => {
+            put(bucket);
+            put(name);
+            out.push(b' ');
+            push_u64(*size, out);
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Appends `reply` to `out`: its line, and for lists every item line. For
+/// `900 FDBS` only the header is written; the caller sends `size` payload
+/// bytes right after it.
+///
+/// Free text has every ASCII control character replaced by a space, so no
+/// text can end a line early.
+///
+/// # Errors
+/// [`EncodeError`] when a [`Reply::Success`] or [`Reply::Failure`] carries a
+/// code of the wrong kind; nothing is appended then.
+pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let code = reply.code();
+    match reply {
+        Reply::Success { code, .. }
+            if !matches!(
+                code,
+                ReplyCode::BucketCreated
+                    | ReplyCode::BucketDeleted
+                    | ReplyCode::FileUploaded
+                    | ReplyCode::FileDeleted
+            ) =>
+        {
+            return Err(EncodeError::NotASuccessCode(*code));
+        }
+        Reply::Failure { code, .. } if !code.is_failure() => {
+            return Err(EncodeError::NotAFailureCode(*code));
+        }
+        _ => {}
+    }
+    head(code, out);
+    match reply {
+        Reply::Hello { server } => {
+            out.push(b' ');
+            out.extend_from_slice(PROTOCOL_VERSION.as_bytes());
+            if !server.is_empty() {
+                out.push(b' ');
+                text(server, out);
+            }
+        }
+        Reply::Need { field } => {
+            out.push(b' ');
+            out.extend_from_slice(field.as_str().as_bytes());
+        }
+        Reply::Bye => {}
+        Reply::Success { text: t, .. } => opt_text(t.as_deref(), out),
+        Reply::Failure {
+            reason, text: t, ..
+        } => {
+            out.push(b' ');
+            out.extend_from_slice(reason.as_str().as_bytes());
+            opt_text(t.as_deref(), out);
+        }
+        Reply::Help { lines } | Reply::Codes { lines } => {
+            count(lines.len(), out);
+            for line in lines {
+                text(line, out);
+                out.push(b'\n');
+            }
+            return Ok(());
+        }
+        Reply::Buckets { buckets } => {
+            count(buckets.len(), out);
+            for b in buckets {
+                arg(b, out);
+                out.push(b'\n');
+            }
+            return Ok(());
+        }
+        Reply::Files { files } => {
+            count(files.len(), out);
+            for f in files {
+                arg(&f.bucket, out);
+                out.push(b' ');
+                arg(&f.name, out);
+                out.push(b' ');
+                push_u64(f.size, out);
+                out.push(b'\n');
+            }
+            return Ok(());
+        }
+        Reply::Download { size } => {
+            out.push(b' ');
+            push_u64(*size, out);
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Appends one argument: bare when every character may stand bare and it is
+/// not empty, else quoted with `"` and `\` escaped (PROTOCOL.md § Requests,
+/// `arg = bare / quoted`).
+pub fn arg(value: &str, out: &mut Vec<u8>) {
+    let bare = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| !matches!(b, b' ' | b'\t' | b',' | b'"' | b'\\') && !b.is_ascii_control());
+    if bare {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for &b in value.as_bytes() {
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            // The grammar has no escape for C0 controls; names never hold one.
+            b if b.is_ascii_control() && b != 0x7f => out.push(b' '),
+            b => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+fn head(code: ReplyCode, out: &mut Vec<u8>) {
+    push_u64(u64::from(code.number()), out);
+    out.push(b' ');
+    out.extend_from_slice(code.mnemonic().as_bytes());
+}
+
+fn count(n: usize, out: &mut Vec<u8>) {
+    out.push(b' ');
+    push_u64(n as u64, out);
+    out.push(b'\n');
+}
+
+fn opt_text(t: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(t) = t.filter(|t| !t.is_empty()) {
+        out.push(b' ');
+        text(t, out);
+    }
+}
+
+/// Free text with ASCII controls replaced by spaces.
+fn text(t: &str, out: &mut Vec<u8>) {
+    out.extend(
+        t.bytes()
+            .map(|b| if b.is_ascii_control() { b' ' } else { b }),
+    );
+}
+
+/// Decimal digits of `n`, without allocating.
+pub(crate) fn push_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}

@@ -1,0 +1,249 @@
+//! Errors, one enum per concern:
+//!
+//! - [`RequestError`]: a request line the peer sent is not a valid request.
+//!   Each one has the reply a server sends for it ([`RequestError::reply`]).
+//! - [`ReplyError`]: a reply line the peer sent is not a valid reply.
+//! - [`EncodeError`]: the caller asked to encode a reply that cannot exist.
+//! - [`SendError`]: the caller used a session out of turn (local error, the
+//!   session is unchanged).
+//! - [`ClientError`]: the server broke the protocol (remote error, the client
+//!   session is over).
+//!
+//! Name errors are [`crate::NameError`].
+
+use std::borrow::Cow;
+
+use crate::codes::{Reason, ReplyCode};
+use crate::names::NameError;
+use crate::reply::Reply;
+use crate::request::{Field, Verb};
+
+/// Why a request line was refused. Every variant maps to one reply
+/// ([`RequestError::reply`]): the verb's own failure code with `BAD_NAME` or
+/// `ABORTED` or `TOO_LARGE`, `500 BCMD` for everything else (PROTOCOL.md §
+/// Requests, § Replies).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The line, terminator included, exceeds [`crate::MAX_LINE_LEN`] bytes.
+    #[error("request line longer than {max} bytes")]
+    LineTooLong {
+        /// The limit in bytes, terminator included.
+        max: usize,
+    },
+    /// The line is not valid UTF-8.
+    #[error("request line is not valid UTF-8")]
+    InvalidUtf8,
+    /// The line does not follow the request grammar.
+    #[error("syntax error: {detail}")]
+    Syntax {
+        /// What was wrong, for people.
+        detail: &'static str,
+    },
+    /// The first word is not a verb or alias of PROTOCOL.md's table (or, for
+    /// `HELP verb`, the topic is not).
+    #[error("unknown verb")]
+    UnknownVerb,
+    /// The verb was given more arguments than it takes.
+    #[error("too many arguments for {verb}")]
+    TooManyArguments {
+        /// The verb.
+        verb: Verb,
+    },
+    /// A required argument is missing. Only [`crate::decode::request`] returns
+    /// this; a server session opens a dialogue instead.
+    #[error("{verb} needs a {field}")]
+    MissingArgument {
+        /// The verb.
+        verb: Verb,
+        /// The first missing argument.
+        field: Field,
+    },
+    /// `UPLOAD`'s size is not a decimal u64 without sign.
+    #[error("size must be a decimal number of bytes without sign")]
+    BadSize,
+    /// A bucket or file name breaks the rules of PROTOCOL.md § Names.
+    #[error("bad {field}: {error}")]
+    BadName {
+        /// The verb whose argument it was.
+        verb: Verb,
+        /// Which argument.
+        field: Field,
+        /// The rule it broke.
+        error: NameError,
+    },
+    /// A dialogue was cancelled by an empty answer line (PROTOCOL.md §
+    /// Dialogues).
+    #[error("{verb} cancelled")]
+    Aborted {
+        /// The verb whose dialogue was cancelled.
+        verb: Verb,
+    },
+    /// The upload's size exceeds the server's limit; the connection closes
+    /// after the reply (PROTOCOL.md § Upload payload).
+    #[error("upload of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The announced size in bytes.
+        size: u64,
+        /// The server's limit in bytes.
+        max: u64,
+    },
+}
+
+impl RequestError {
+    /// The machine-readable reason sent for this error.
+    pub fn reason(&self) -> Reason {
+        match self {
+            RequestError::LineTooLong { .. } => Reason::LineTooLong,
+            RequestError::InvalidUtf8
+            | RequestError::Syntax { .. }
+            | RequestError::TooManyArguments { .. }
+            | RequestError::MissingArgument { .. }
+            | RequestError::BadSize => Reason::Syntax,
+            RequestError::UnknownVerb => Reason::UnknownVerb,
+            RequestError::BadName { .. } => Reason::BadName,
+            RequestError::Aborted { .. } => Reason::Aborted,
+            RequestError::TooLarge { .. } => Reason::TooLarge,
+        }
+    }
+
+    /// The verb of the refused request, when it was recognised.
+    pub fn verb(&self) -> Option<Verb> {
+        match self {
+            RequestError::TooManyArguments { verb }
+            | RequestError::MissingArgument { verb, .. }
+            | RequestError::BadName { verb, .. }
+            | RequestError::Aborted { verb } => Some(*verb),
+            RequestError::TooLarge { .. } => Some(Verb::Upload),
+            _ => None,
+        }
+    }
+
+    /// The code sent for this error: the verb's failure code for a bad name,
+    /// a cancelled dialogue or an over-large upload, `500 BCMD` otherwise.
+    pub fn code(&self) -> ReplyCode {
+        match self {
+            RequestError::BadName { verb, .. } | RequestError::Aborted { verb } => {
+                verb.failure_code()
+            }
+            RequestError::TooLarge { .. } => ReplyCode::FileUploadFailed,
+            _ => ReplyCode::BadCommand,
+        }
+    }
+
+    /// The reply a server sends for this error: `code mnemonic reason text`.
+    pub fn reply(&self) -> Reply<'static> {
+        Reply::Failure {
+            code: self.code(),
+            reason: self.reason(),
+            text: Some(Cow::Owned(self.to_string())),
+        }
+    }
+}
+
+/// Why a reply line was refused by the decoder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// A reply line exceeds [`crate::MAX_REPLY_LINE_LEN`] bytes.
+    #[error("reply line longer than {max} bytes")]
+    LineTooLong {
+        /// The limit in bytes, terminator included.
+        max: usize,
+    },
+    /// The line is not valid UTF-8.
+    #[error("reply line is not valid UTF-8")]
+    InvalidUtf8,
+    /// The number is not a BKT/1 reply code.
+    #[error("unknown reply code")]
+    UnknownCode,
+    /// The mnemonic does not belong to the code.
+    #[error("mnemonic does not match the reply code")]
+    WrongMnemonic,
+    /// The reason token is not one of PROTOCOL.md's.
+    #[error("unknown reason")]
+    UnknownReason,
+    /// A name in a list reply breaks PROTOCOL.md § Names.
+    #[error("bad name in reply: {0}")]
+    BadName(NameError),
+    /// The line does not follow the reply grammar.
+    #[error("malformed reply: {detail}")]
+    Syntax {
+        /// What was wrong, for people.
+        detail: &'static str,
+    },
+}
+
+/// A reply that cannot be encoded: its code does not fit its variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// [`Reply::Success`] with a code other than 300, 600, 700 or 1000.
+    #[error("{0} is not a one-line success code")]
+    NotASuccessCode(ReplyCode),
+    /// [`Reply::Failure`] with a code that is not a failure code.
+    #[error("{0} is not a failure code")]
+    NotAFailureCode(ReplyCode),
+}
+
+/// A session was asked to send something it cannot send now. A local error:
+/// the session is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Server: there is no request waiting for a reply.
+    #[error("no request is waiting for a reply")]
+    NoRequest,
+    /// Server: the reply's code belongs to neither the request's verb nor
+    /// `500 BCMD`, or is a `150 NEED` (prompts are the session's own).
+    #[error("{code} is not a final reply to {verb}")]
+    WrongReply {
+        /// The request's verb.
+        verb: Verb,
+        /// The code given.
+        code: ReplyCode,
+    },
+    /// Server: only a failure may answer an upload before its payload has
+    /// arrived.
+    #[error("only a failure may answer an upload before its payload ends")]
+    PayloadNotReceived,
+    /// A payload is still being sent: `remaining` bytes are owed before
+    /// anything else.
+    #[error("{remaining} payload bytes are still owed")]
+    PayloadPending {
+        /// Bytes still owed.
+        remaining: u64,
+    },
+    /// No payload is being sent, or more bytes were given than remain.
+    #[error("payload bytes given beyond the announced size ({remaining} remain)")]
+    PayloadOverrun {
+        /// Bytes that remained before the call.
+        remaining: u64,
+    },
+    /// Direct payload bytes were reported while encoded bytes still waited in
+    /// the transmit buffer; drain it with `poll_transmit` first.
+    #[error("drain poll_transmit before writing payload directly")]
+    TransmitPending,
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+    /// The reply cannot be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// The server broke the protocol; the client session is over.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// A reply could not be decoded.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// A final reply's code belongs to neither the pending request's verb nor
+    /// `500 BCMD`.
+    #[error("{code} is not a reply to {verb}")]
+    UnexpectedReply {
+        /// The verb of the oldest pending request.
+        verb: Verb,
+        /// The code received.
+        code: ReplyCode,
+    },
+    /// The connection ended inside a reply (a line, a list or a payload).
+    #[error("connection closed inside a reply")]
+    UnexpectedEof,
+}

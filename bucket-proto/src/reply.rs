@@ -1,0 +1,219 @@
+//! Replies: [`Reply`] and its list items ([`FileEntry`]). PROTOCOL.md §
+//! Replies.
+
+use std::borrow::Cow;
+
+use crate::codes::{Reason, ReplyCode};
+use crate::names::{BucketName, FileName};
+use crate::request::{Field, Verb};
+
+/// The protocol version token sent in `100 OK BKT/1 <server>`.
+pub const PROTOCOL_VERSION: &str = "BKT/1";
+
+/// One line of a `800 LFS` file list: `bucket name size`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileEntry<'a> {
+    /// The bucket holding the file.
+    pub bucket: BucketName<'a>,
+    /// The file's name.
+    pub name: FileName<'a>,
+    /// The file's length in bytes.
+    pub size: u64,
+}
+
+impl FileEntry<'_> {
+    /// A copy that owns its names.
+    pub fn into_owned(self) -> FileEntry<'static> {
+        FileEntry {
+            bucket: self.bucket.into_owned(),
+            name: self.name.into_owned(),
+            size: self.size,
+        }
+    }
+}
+
+/// A BKT/1 reply, as a server sends it and a client receives it.
+///
+/// Free text (`text`, `server`, help lines) is for people: one line, no
+/// control characters. The encoder replaces any control character in it with
+/// a space so a reply can never break the framing.
+///
+/// The `900 FDBS` payload is not part of the value: it follows the header on
+/// the wire and is handed out by the sessions as separate data events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Reply<'a> {
+    /// `100 OK BKT/1 <server>`: answer to `HELLO`.
+    Hello {
+        /// Server name and version, e.g. `bucket-server/0.1.0`.
+        server: Cow<'a, str>,
+    },
+    /// `150 NEED <field>`: dialogue prompt for one missing argument; not a
+    /// final reply.
+    Need {
+        /// The argument the server asks for.
+        field: Field,
+    },
+    /// `200 BYE`: answer to `QUIT`; the server closes the connection after it.
+    Bye,
+    /// `210 HELP <count>` then `count` lines of help text.
+    Help {
+        /// The help text, one entry per line.
+        lines: Vec<Cow<'a, str>>,
+    },
+    /// `220 CODES <count>` then one line per reply code.
+    Codes {
+        /// One entry per code, `number mnemonic meaning`.
+        lines: Vec<Cow<'a, str>>,
+    },
+    /// A one-line success: `300 BCS`, `600 DBS`, `700 FUBS` or `1000 DFS`,
+    /// with optional text.
+    Success {
+        /// One of 300, 600, 700, 1000.
+        code: ReplyCode,
+        /// Free text for people; `None` sends nothing after the mnemonic.
+        text: Option<Cow<'a, str>>,
+    },
+    /// A failure: `code mnemonic reason [text]`, for every `x01` code and
+    /// `500 BCMD`.
+    Failure {
+        /// A failure code ([`ReplyCode::is_failure`]).
+        code: ReplyCode,
+        /// The machine-readable reason.
+        reason: Reason,
+        /// Free text for people.
+        text: Option<Cow<'a, str>>,
+    },
+    /// `400 LS <count>` then one bucket name per line.
+    Buckets {
+        /// The buckets, in the order sent.
+        buckets: Vec<BucketName<'a>>,
+    },
+    /// `800 LFS <count>` then `bucket name size` per line.
+    Files {
+        /// The files, in the order sent.
+        files: Vec<FileEntry<'a>>,
+    },
+    /// `900 FDBS <size>`, followed on the wire by exactly `size` bytes.
+    Download {
+        /// Payload length in bytes.
+        size: u64,
+    },
+}
+
+impl<'a> Reply<'a> {
+    /// A failure reply for `verb` with `reason` and free `text`: the code is
+    /// the verb's own failure code ([`Verb::failure_code`]).
+    pub fn failure(verb: Verb, reason: Reason, text: impl Into<Cow<'a, str>>) -> Self {
+        Reply::Failure {
+            code: verb.failure_code(),
+            reason,
+            text: Some(text.into()),
+        }
+    }
+
+    /// A `500 BCMD` reply with `reason` and `text`.
+    pub fn bad_command(reason: Reason, text: impl Into<Cow<'a, str>>) -> Self {
+        Reply::Failure {
+            code: ReplyCode::BadCommand,
+            reason,
+            text: Some(text.into()),
+        }
+    }
+
+    /// The success reply of a verb whose success is one line (CREATE_B,
+    /// DELETE_B, UPLOAD, DELETE_F) with no text. `None` for other verbs.
+    pub fn success(verb: Verb) -> Option<Self> {
+        let code = verb.success_code();
+        matches!(
+            code,
+            ReplyCode::BucketCreated
+                | ReplyCode::BucketDeleted
+                | ReplyCode::FileUploaded
+                | ReplyCode::FileDeleted
+        )
+        .then_some(Reply::Success { code, text: None })
+    }
+
+    /// The `220 CODES` reply: one line `number mnemonic meaning` per code of
+    /// [`ReplyCode::ALL`].
+    pub fn code_table() -> Reply<'static> {
+        Reply::Codes {
+            lines: ReplyCode::iter()
+                .map(|c| Cow::Owned(format!("{} {} {}", c.number(), c.mnemonic(), c.meaning())))
+                .collect(),
+        }
+    }
+
+    /// The reply's code.
+    pub fn code(&self) -> ReplyCode {
+        match self {
+            Reply::Hello { .. } => ReplyCode::Ok,
+            Reply::Need { .. } => ReplyCode::Need,
+            Reply::Bye => ReplyCode::Bye,
+            Reply::Help { .. } => ReplyCode::Help,
+            Reply::Codes { .. } => ReplyCode::Codes,
+            Reply::Success { code, .. } | Reply::Failure { code, .. } => *code,
+            Reply::Buckets { .. } => ReplyCode::BucketList,
+            Reply::Files { .. } => ReplyCode::FileList,
+            Reply::Download { .. } => ReplyCode::Download,
+        }
+    }
+
+    /// The failure reason, for failure replies.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Reply::Failure { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// Whether the reply ends its request (everything but `150 NEED`).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Reply::Need { .. })
+    }
+
+    /// The payload length in bytes that follows this reply on the wire:
+    /// `size` for `900 FDBS`, `None` otherwise.
+    pub fn payload_len(&self) -> Option<u64> {
+        match self {
+            Reply::Download { size } => Some(*size),
+            _ => None,
+        }
+    }
+
+    /// A copy that owns all its text and names.
+    pub fn into_owned(self) -> Reply<'static> {
+        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        match self {
+            Reply::Hello { server } => Reply::Hello {
+                server: own(server),
+            },
+            Reply::Need { field } => Reply::Need { field },
+            Reply::Bye => Reply::Bye,
+            Reply::Help { lines } => Reply::Help {
+                lines: lines.into_iter().map(own).collect(),
+            },
+            Reply::Codes { lines } => Reply::Codes {
+                lines: lines.into_iter().map(own).collect(),
+            },
+            Reply::Success { code, text } => Reply::Success {
+                code,
+                text: text.map(own),
+            },
+            Reply::Failure { code, reason, text } => Reply::Failure {
+                code,
+                reason,
+                text: text.map(own),
+            },
+            Reply::Buckets { buckets } => Reply::Buckets {
+                buckets: buckets.into_iter().map(BucketName::into_owned).collect(),
+            },
+            Reply::Files { files } => Reply::Files {
+                files: files.into_iter().map(FileEntry::into_owned).collect(),
+            },
+            Reply::Download { size } => Reply::Download { size },
+        }
+    }
+}

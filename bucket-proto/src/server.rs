@@ -1,0 +1,580 @@
+//! The server side of a BKT/1 connection, as a state machine with no I/O.
+//!
+//! A server feeds received bytes in with [`ServerSession::receive`] (any
+//! chunking), takes events out with [`ServerSession::poll_event`], answers
+//! each request with [`ServerSession::send_reply`], and writes what
+//! [`ServerSession::poll_transmit`] hands it to the peer. The session itself
+//! answers what needs no storage: malformed and over-long lines, dialogue
+//! prompts, cancelled dialogues, bad names, over-large uploads.
+//!
+//! Requests are handled one at a time, in order: after
+//! [`ServerEvent::RequestReceived`] the session hands out nothing but that
+//! request's payload until the application has sent its final reply, so
+//! replies always leave in request order however many requests the peer
+//! pipelined (PROTOCOL.md § Transport).
+//!
+//! ```
+//! use bucket_proto::{Reply, Request, ServerEvent, ServerSession};
+//!
+//! let mut session = ServerSession::default();
+//! session.receive(b"HELLO\r\nCREATE_B photos\n");
+//! let mut replies = Vec::new();
+//! while let Some(event) = session.poll_event() {
+//!     let reply = match event {
+//!         ServerEvent::RequestReceived(Request::Hello) => Reply::Hello { server: "demo/1".into() },
+//!         ServerEvent::RequestReceived(request) => Reply::success(request.verb()).unwrap(),
+//!         other => panic!("unexpected {other:?}"),
+//!     };
+//!     session.send_reply(&reply).unwrap();
+//! }
+//! session.poll_transmit(&mut replies);
+//! assert_eq!(replies, b"100 OK BKT/1 demo/1\n300 BCS\n");
+//! ```
+//!
+//! # States
+//! Every transition, in one table ([`ServerState`] names the states):
+//!
+//! | state | on | goes to |
+//! | --- | --- | --- |
+//! | `Idle` | complete request, not `UPLOAD` | `AwaitingReply` (event `RequestReceived`) |
+//! | `Idle` | complete `UPLOAD` | `ReceivingPayload` (event `RequestReceived`) |
+//! | `Idle` | verb missing required arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
+//! | `Idle`, `Dialogue` | bad line, bad name | `Idle` (sends the failure, event `RequestRejected`) |
+//! | `Idle`, `Dialogue` | `UPLOAD` with a bad name and a good size | `DiscardingPayload` (event `RequestRejected`) |
+//! | `Idle`, `Dialogue` | `UPLOAD` over the size limit | `Closed` (sends `701 FUBF TOO_LARGE`, event `RequestRejected`) |
+//! | `Dialogue` | answer line still short of arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
+//! | `Dialogue` | answer line completing the request | as `Idle` with a complete request |
+//! | `Dialogue` | empty answer line | `Idle` (sends the verb's failure `ABORTED`, event `RequestRejected`) |
+//! | `ReceivingPayload` | payload bytes | same (events `PayloadData`), then `AwaitingReply` (event `PayloadEnd`) |
+//! | `ReceivingPayload` | application sends a failure | `DiscardingPayload` (reply held until the payload has passed) |
+//! | `DiscardingPayload` | last payload byte | `Idle` (held reply sent) |
+//! | `AwaitingReply` | application sends `900 FDBS size>0` | `SendingPayload` |
+//! | `AwaitingReply` | application sends `200 BYE` | `Closed` |
+//! | `AwaitingReply` | application sends another final reply | `Idle` |
+//! | `SendingPayload` | last payload byte sent | `Idle` |
+//! | any | end of input, nothing left to answer | `Closed` (event `PayloadAborted` first if mid-upload; event `Closed`) |
+
+use crate::error::{RequestError, SendError};
+use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
+use crate::parse;
+use crate::reply::Reply;
+use crate::request::{Field, Request, Verb};
+use crate::{ReplyCode, encode};
+
+/// Settings of a [`ServerSession`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Largest upload accepted, in bytes; `None` for no limit. A larger
+    /// `size` is answered `701 FUBF TOO_LARGE` and the session closes
+    /// (PROTOCOL.md § Upload payload).
+    pub max_upload_size: Option<u64>,
+}
+
+impl ServerConfig {
+    /// A configuration with `max_upload_size` set.
+    pub fn with_max_upload_size(mut self, max: Option<u64>) -> Self {
+        self.max_upload_size = max;
+        self
+    }
+}
+
+/// What happened on the connection, for the application to act on.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum ServerEvent<'a> {
+    /// A complete, valid request. Answer it with [`ServerSession::send_reply`];
+    /// for `UPLOAD` its payload events come first.
+    RequestReceived(Request<'a>),
+    /// The next piece of an upload's payload, borrowed from the session's
+    /// buffer. Pieces are as received: their boundaries carry no meaning.
+    PayloadData(&'a [u8]),
+    /// The upload's payload is complete: exactly `size` bytes were handed
+    /// out. Answer the request now.
+    PayloadEnd,
+    /// The peer closed the connection in the middle of an upload's payload:
+    /// discard what was received. `Closed` follows.
+    PayloadAborted,
+    /// The session sent a `150 NEED` prompt for a missing argument (for logs;
+    /// nothing to do).
+    Prompted {
+        /// The verb of the dialogue.
+        verb: Verb,
+        /// The argument asked for.
+        field: Field,
+    },
+    /// The session refused a request and answered it itself with
+    /// [`RequestError::reply`] (for logs; nothing to do). For an `UPLOAD`
+    /// with a bad name, the payload is discarded before that reply goes out.
+    RequestRejected(RequestError),
+    /// The session is over: write out [`ServerSession::poll_transmit`], then
+    /// close the connection. Returned from then on.
+    Closed,
+}
+
+/// The state of a [`ServerSession`]; the module documentation has the table
+/// of transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    /// Waiting for a request line.
+    Idle,
+    /// In a dialogue: waiting for an answer line with missing arguments.
+    Dialogue,
+    /// A request was handed out; waiting for the application's final reply.
+    AwaitingReply,
+    /// Handing out an upload's payload.
+    ReceivingPayload,
+    /// Dropping the payload of a refused upload; its reply waits until then.
+    DiscardingPayload,
+    /// Waiting for the application to send a download's payload.
+    SendingPayload,
+    /// Over; nothing more is received or sent.
+    Closed,
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    Dialogue { verb: Verb },
+    AwaitingReply { verb: Verb },
+    ReceivingPayload { remaining: u64 },
+    DiscardingPayload { remaining: u64 },
+    SendingPayload { remaining: u64 },
+    Closed,
+}
+
+/// The server side of one BKT/1 connection. See the [module
+/// documentation](self).
+#[derive(Debug)]
+pub struct ServerSession {
+    /// Received bytes; `rx[rx_pos..]` is not yet processed. Events borrow
+    /// from here, so it is kept apart from the state `core` mutates.
+    rx: Vec<u8>,
+    rx_pos: usize,
+    /// Arguments collected in a dialogue; a completed dialogue's request
+    /// borrows from here.
+    dialogue: Vec<String>,
+    core: Core,
+}
+
+/// Everything but the buffers events borrow from.
+#[derive(Debug)]
+struct Core {
+    config: ServerConfig,
+    state: State,
+    eof: bool,
+    framer: LineFramer,
+    /// Encoded bytes to send.
+    tx: Vec<u8>,
+    /// A reply held until a discarded payload has passed.
+    held: Vec<u8>,
+}
+
+impl Default for ServerSession {
+    fn default() -> Self {
+        ServerSession::new(ServerConfig::default())
+    }
+}
+
+impl ServerSession {
+    /// A session at the start of a connection. BKT/1 has no greeting: the
+    /// client speaks first.
+    pub fn new(config: ServerConfig) -> Self {
+        ServerSession {
+            rx: Vec::new(),
+            rx_pos: 0,
+            dialogue: Vec::new(),
+            core: Core {
+                config,
+                state: State::Idle,
+                eof: false,
+                framer: LineFramer::new(MAX_LINE_LEN),
+                tx: Vec::new(),
+                held: Vec::new(),
+            },
+        }
+    }
+
+    // ---- input --------------------------------------------------------
+
+    /// Hands the session bytes received from the peer, in any chunking. They
+    /// are buffered until [`ServerSession::poll_event`] takes them; ignored
+    /// once the session is closed.
+    pub fn receive(&mut self, data: &[u8]) {
+        if matches!(self.core.state, State::Closed) {
+            return;
+        }
+        if self.rx_pos == self.rx.len() {
+            self.rx.clear();
+            self.rx_pos = 0;
+        } else if self.rx_pos > 0 && self.rx.len() + data.len() > self.rx.capacity() {
+            self.rx.drain(..self.rx_pos);
+            self.rx_pos = 0;
+        }
+        self.rx.extend_from_slice(data);
+    }
+
+    /// Tells the session that the peer will send nothing more. Complete
+    /// requests already received are still handed out and answered; then the
+    /// session closes.
+    pub fn receive_eof(&mut self) {
+        self.core.eof = true;
+    }
+
+    /// Bytes received and not yet processed. A server should stop reading
+    /// while this is large and [`ServerSession::poll_event`] returns `None`
+    /// (it then waits for a reply), so a client cannot make it buffer without
+    /// bound.
+    pub fn buffered(&self) -> usize {
+        self.rx.len() - self.rx_pos
+    }
+
+    // ---- events -------------------------------------------------------
+
+    /// The next event, or `None` when the session needs more input or is
+    /// waiting for the application ([`ServerSession::send_reply`] or the
+    /// payload of a download).
+    pub fn poll_event(&mut self) -> Option<ServerEvent<'_>> {
+        loop {
+            match self.core.state {
+                State::Closed => return Some(ServerEvent::Closed),
+                State::AwaitingReply { .. } | State::SendingPayload { .. } => return None,
+                State::ReceivingPayload { remaining } => {
+                    if remaining == 0 {
+                        self.core.state = State::AwaitingReply { verb: Verb::Upload };
+                        return Some(ServerEvent::PayloadEnd);
+                    }
+                    let avail = self.rx.len() - self.rx_pos;
+                    if avail == 0 {
+                        if self.core.eof {
+                            self.core.state = State::Closed;
+                            return Some(ServerEvent::PayloadAborted);
+                        }
+                        return None;
+                    }
+                    let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let start = self.rx_pos;
+                    self.rx_pos += n;
+                    self.core.state = State::ReceivingPayload {
+                        remaining: remaining - n as u64,
+                    };
+                    return Some(ServerEvent::PayloadData(&self.rx[start..start + n]));
+                }
+                State::DiscardingPayload { remaining } => {
+                    if remaining == 0 {
+                        self.core.tx.append(&mut self.core.held);
+                        self.core.state = State::Idle;
+                        continue;
+                    }
+                    let avail = self.rx.len() - self.rx_pos;
+                    if avail == 0 {
+                        if self.core.eof {
+                            self.core.state = State::Closed;
+                            continue;
+                        }
+                        return None;
+                    }
+                    let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    self.rx_pos += n;
+                    self.core.state = State::DiscardingPayload {
+                        remaining: remaining - n as u64,
+                    };
+                }
+                State::Idle | State::Dialogue { .. } => {
+                    let (content_end, consumed) =
+                        match self.core.framer.next(&self.rx[self.rx_pos..]) {
+                            Frame::Line {
+                                content_end,
+                                consumed,
+                            } => (content_end, consumed),
+                            Frame::Discarded { consumed } => {
+                                self.rx_pos += consumed;
+                                continue;
+                            }
+                            Frame::TooLong { consumed } => {
+                                self.rx_pos += consumed;
+                                let error = RequestError::LineTooLong { max: MAX_LINE_LEN };
+                                return Some(self.core.reject(error, None));
+                            }
+                            Frame::Incomplete => {
+                                if self.core.eof {
+                                    // An unterminated last line is not a request.
+                                    self.core.state = State::Closed;
+                                    continue;
+                                }
+                                return None;
+                            }
+                        };
+                    let start = self.rx_pos;
+                    self.rx_pos += consumed;
+                    let Ok(line) = std::str::from_utf8(&self.rx[start..start + content_end]) else {
+                        return Some(self.core.reject(RequestError::InvalidUtf8, None));
+                    };
+                    let request = if let State::Dialogue { verb } = self.core.state {
+                        // An answer line: more arguments for `verb`.
+                        let args = match parse::args(line, verb) {
+                            Ok(args) if args.is_empty() => {
+                                return Some(
+                                    self.core.reject(RequestError::Aborted { verb }, None),
+                                );
+                            }
+                            Ok(args) => args,
+                            Err(error) => return Some(self.core.reject(error, None)),
+                        };
+                        if self.dialogue.len() + args.len() > verb.max_args() {
+                            let error = RequestError::TooManyArguments { verb };
+                            return Some(self.core.reject(error, None));
+                        }
+                        self.dialogue
+                            .extend(args.into_values().map(|a| a.into_owned()));
+                        if let Some(&field) = verb.required().get(self.dialogue.len()) {
+                            return Some(self.core.prompt(verb, field));
+                        }
+                        let size = upload_size(verb, self.dialogue.iter().map(String::as_str));
+                        let args = self.dialogue.iter().map(|a| a.as_str().into());
+                        (verb, size, parse::build(verb, args))
+                    } else {
+                        let cmd = match parse::command(line) {
+                            Ok(Some(cmd)) => cmd,
+                            Ok(None) => continue, // blank line: not a request
+                            Err(error) => return Some(self.core.reject(error, None)),
+                        };
+                        let verb = cmd.verb;
+                        if let Some(&field) = verb.required().get(cmd.args.len()) {
+                            self.dialogue.clear();
+                            self.dialogue
+                                .extend(cmd.args.into_values().map(|a| a.into_owned()));
+                            return Some(self.core.prompt(verb, field));
+                        }
+                        let size = upload_size(verb, cmd.args.values());
+                        (verb, size, parse::build(verb, cmd.args.into_values()))
+                    };
+                    let (verb, size, built) = request;
+                    if let (Some(size), Some(max)) = (size, self.core.config.max_upload_size)
+                        && size > max
+                    {
+                        self.core
+                            .encode_now(&RequestError::TooLarge { size, max }.reply());
+                        self.core.state = State::Closed;
+                        return Some(ServerEvent::RequestRejected(RequestError::TooLarge {
+                            size,
+                            max,
+                        }));
+                    }
+                    return match built {
+                        Ok(request) => {
+                            self.core.state = match size {
+                                Some(remaining) => State::ReceivingPayload { remaining },
+                                None => State::AwaitingReply { verb },
+                            };
+                            Some(ServerEvent::RequestReceived(request))
+                        }
+                        Err(error) => Some(self.core.reject(error, size)),
+                    };
+                }
+            }
+        }
+    }
+
+    // ---- output -------------------------------------------------------
+
+    /// Sends the final reply to the current request.
+    ///
+    /// While an upload's payload is still arriving, only a failure may be
+    /// sent: the session then drops the rest of the payload and sends the
+    /// reply after it (PROTOCOL.md § Upload payload). After `900 FDBS size`
+    /// the application owes `size` payload bytes
+    /// ([`ServerSession::send_payload`] or
+    /// [`ServerSession::payload_sent_directly`]); after `200 BYE` the session
+    /// is closed.
+    ///
+    /// # Errors
+    /// A [`SendError`], leaving the session unchanged: `NoRequest` when no
+    /// request waits for a reply; `WrongReply` when the code belongs neither
+    /// to the request's verb nor to `500 BCMD`, or is a prompt;
+    /// `PayloadNotReceived` for a success before the upload's payload ended;
+    /// `PayloadPending` while a download's payload is owed; `Closed`;
+    /// `Encode` for a reply whose code does not fit its variant.
+    pub fn send_reply(&mut self, reply: &Reply<'_>) -> Result<(), SendError> {
+        let code = reply.code();
+        match self.core.state {
+            State::Closed => Err(SendError::Closed),
+            State::SendingPayload { remaining } => Err(SendError::PayloadPending { remaining }),
+            State::Idle | State::Dialogue { .. } | State::DiscardingPayload { .. } => {
+                Err(SendError::NoRequest)
+            }
+            State::ReceivingPayload { remaining } => {
+                if !code.is_failure() {
+                    return Err(SendError::PayloadNotReceived);
+                }
+                check_reply(Verb::Upload, code)?;
+                let mut held = Vec::new();
+                encode::reply(reply, &mut held)?;
+                self.core.held = held;
+                self.core.state = State::DiscardingPayload { remaining };
+                Ok(())
+            }
+            State::AwaitingReply { verb } => {
+                check_reply(verb, code)?;
+                encode::reply(reply, &mut self.core.tx)?;
+                self.core.state = match reply {
+                    Reply::Download { size } if *size > 0 => {
+                        State::SendingPayload { remaining: *size }
+                    }
+                    Reply::Bye => State::Closed,
+                    _ => State::Idle,
+                };
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues `data` as the next bytes of a download's payload.
+    ///
+    /// # Errors
+    /// `PayloadOverrun` when no payload is owed or `data` is longer than
+    /// what remains; nothing is queued then.
+    pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.take_payload(data.len() as u64)?;
+        self.core.tx.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Records that the application wrote `n` bytes of a download's payload
+    /// to the peer itself (for example with `sendfile`), after writing out
+    /// everything [`ServerSession::poll_transmit`] gave it.
+    ///
+    /// # Errors
+    /// `TransmitPending` when encoded bytes are still waiting to be sent
+    /// (they must go first); `PayloadOverrun` when `n` exceeds what remains.
+    pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
+        if !self.core.tx.is_empty() {
+            return Err(SendError::TransmitPending);
+        }
+        self.take_payload(n)
+    }
+
+    fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
+        let State::SendingPayload { remaining } = self.core.state else {
+            return Err(SendError::PayloadOverrun { remaining: 0 });
+        };
+        if n > remaining {
+            return Err(SendError::PayloadOverrun { remaining });
+        }
+        self.core.state = match remaining - n {
+            0 => State::Idle,
+            remaining => State::SendingPayload { remaining },
+        };
+        Ok(())
+    }
+
+    /// Download payload bytes still owed, if a download is being sent.
+    pub fn payload_remaining(&self) -> Option<u64> {
+        match self.core.state {
+            State::SendingPayload { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// Moves every encoded byte waiting to be sent to the end of `out` and
+    /// returns how many there were. Write them to the peer in order.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.core.tx.len();
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.core.tx);
+        } else {
+            out.append(&mut self.core.tx);
+        }
+        n
+    }
+
+    /// Whether encoded bytes are waiting for [`ServerSession::poll_transmit`].
+    pub fn has_transmit(&self) -> bool {
+        !self.core.tx.is_empty()
+    }
+
+    // ---- state --------------------------------------------------------
+
+    /// The current state.
+    pub fn state(&self) -> ServerState {
+        match self.core.state {
+            State::Idle => ServerState::Idle,
+            State::Dialogue { .. } => ServerState::Dialogue,
+            State::AwaitingReply { .. } => ServerState::AwaitingReply,
+            State::ReceivingPayload { .. } => ServerState::ReceivingPayload,
+            State::DiscardingPayload { .. } => ServerState::DiscardingPayload,
+            State::SendingPayload { .. } => ServerState::SendingPayload,
+            State::Closed => ServerState::Closed,
+        }
+    }
+
+    /// Whether the session is over (after `200 BYE`, an over-large upload,
+    /// or the end of input). Write out what is left to transmit, then close.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.core.state, State::Closed)
+    }
+
+    /// Ends the session at once (for example when the application cannot
+    /// finish a download's payload). Bytes already queued stay in the
+    /// transmit buffer.
+    pub fn close(&mut self) {
+        self.core.state = State::Closed;
+    }
+}
+
+impl Core {
+    /// Answers a refused request and returns to `Idle` (or, for an upload
+    /// whose size is known, drops its payload first).
+    fn reject(&mut self, error: RequestError, payload: Option<u64>) -> ServerEvent<'static> {
+        let reply = error.reply();
+        match payload {
+            Some(remaining) => {
+                self.held.clear();
+                encode_infallible(&reply, &mut self.held);
+                self.state = State::DiscardingPayload { remaining };
+            }
+            None => {
+                self.encode_now(&reply);
+                self.state = State::Idle;
+            }
+        }
+        ServerEvent::RequestRejected(error)
+    }
+
+    fn prompt(&mut self, verb: Verb, field: Field) -> ServerEvent<'static> {
+        self.encode_now(&Reply::Need { field });
+        self.state = State::Dialogue { verb };
+        ServerEvent::Prompted { verb, field }
+    }
+
+    fn encode_now(&mut self, reply: &Reply<'_>) {
+        encode_infallible(reply, &mut self.tx);
+    }
+}
+
+/// The size of an `UPLOAD` whose size argument is a valid number, from its
+/// raw arguments (so a payload can be skipped even when a name is bad).
+fn upload_size<'a>(verb: Verb, mut args: impl Iterator<Item = &'a str>) -> Option<u64> {
+    if verb == Verb::Upload {
+        args.nth(2).and_then(parse::size)
+    } else {
+        None
+    }
+}
+
+/// Whether `code` may answer `verb` as its final reply.
+fn check_reply(verb: Verb, code: ReplyCode) -> Result<(), SendError> {
+    let fits =
+        code == verb.success_code() || code == verb.failure_code() || code == ReplyCode::BadCommand;
+    if fits && code != ReplyCode::Need {
+        Ok(())
+    } else {
+        Err(SendError::WrongReply { verb, code })
+    }
+}
+
+/// Encodes a reply the session built itself, whose code always fits.
+fn encode_infallible(reply: &Reply<'_>, out: &mut Vec<u8>) {
+    let result = encode::reply(reply, out);
+    debug_assert!(result.is_ok(), "session reply failed to encode: {result:?}");
+}
