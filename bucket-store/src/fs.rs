@@ -1,0 +1,525 @@
+//! [`FsStore`]: buckets as folders of a local directory.
+//!
+//! Layout of the root, browsable by a person:
+//! ```text
+//! ROOT/
+//!   .bkt-staging/        uploads in progress (.bkt-up-<pid>-<counter>-<nanos>)
+//!   photos/              one folder per bucket
+//!     cat 1.png          files under their own names
+//! ```
+//! An upload is written to a unique file in `ROOT/.bkt-staging/`, which no
+//! bucket name can collide with (bucket names never start with `.`), then
+//! `fsync`ed and renamed over `ROOT/bucket/name`: the rename is the atomic
+//! commit. The bucket folder is `fsync`ed afterwards so the new name is
+//! durable.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bucket_proto::{BucketName, FileName};
+use tracing::{debug, info, warn};
+
+use crate::{Download, FileInfo, Store, StoreError, Upload};
+
+/// Prefix of staged upload files inside [`FsStore::STAGING_DIR`].
+const STAGED_PREFIX: &str = ".bkt-up-";
+
+/// How often [`FsStore::open`](Store::open) looks again when the file was
+/// replaced between checking it and opening it.
+const OPEN_ATTEMPTS: usize = 16;
+
+/// Makes staged file names unique within this process.
+static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A [`Store`] on the local filesystem: one folder per bucket under a root
+/// directory, files under their own names, uploads staged in
+/// `ROOT/.bkt-staging/` and renamed into place on commit.
+///
+/// Confinement: every bucket or file name is joined to the root as exactly
+/// one path component (checked again here, in every build, on top of the
+/// validation of [`BucketName`] / [`FileName`]); symbolic links inside the
+/// root are never followed: a symlinked bucket or file is treated as absent
+/// (not listed, not opened, not deleted).
+///
+/// Only one process should open a root at a time: [`FsStore::open`] deletes
+/// every file left in the staging folder, which would include another live
+/// store's uploads in progress. Clones of one `FsStore` share it safely.
+///
+/// A bucket folder that holds anything at all (even entries that are not
+/// listed: sub-folders, symlinks, invalid names) cannot be deleted
+/// ([`StoreError::NotEmpty`]): the store never removes what it did not make.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+    staging: PathBuf,
+}
+
+impl FsStore {
+    /// Name of the staging folder inside the root, where uploads in progress
+    /// are written. It starts with `.`, so it is never a valid bucket name.
+    pub const STAGING_DIR: &'static str = ".bkt-staging";
+
+    /// Opens (creating it and its parents if missing) the store rooted at
+    /// `root`, made absolute against the current directory. Creates the
+    /// staging folder `ROOT/.bkt-staging/` and deletes every stale file in it
+    /// (uploads left by a crash).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if the root or the staging folder cannot be created
+    /// or read, or if `ROOT/.bkt-staging` exists but is not a directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<FsStore, StoreError> {
+        let root = std::path::absolute(root.into())?;
+        fs::create_dir_all(&root)?;
+        let staging = root.join(Self::STAGING_DIR);
+        match fs::create_dir(&staging) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !fs::symlink_metadata(&staging)?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} exists but is not a directory", staging.display()),
+            )
+            .into());
+        }
+        let store = FsStore { root, staging };
+        store.remove_stale_uploads()?;
+        Ok(store)
+    }
+
+    /// The root directory (absolute), holding one folder per bucket.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The staging folder, `ROOT/.bkt-staging`, holding uploads in progress.
+    #[must_use]
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Deletes every file (and symlink) in the staging folder. Folders there
+    /// are left alone: this store never creates any.
+    fn remove_stale_uploads(&self) -> Result<(), StoreError> {
+        let mut removed = 0_usize;
+        for entry in fs::read_dir(&self.staging)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                warn!(path = %path.display(), "unexpected folder in the staging area, left alone");
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if removed > 0 {
+            info!(removed, staging = %self.staging.display(), "removed stale staged uploads");
+        }
+        Ok(())
+    }
+
+    /// `ROOT/bucket`, whether or not it exists.
+    fn bucket_path(&self, bucket: &BucketName<'_>) -> Result<PathBuf, StoreError> {
+        join_component(&self.root, bucket.as_str())
+    }
+
+    /// `ROOT/bucket`, which must be a real directory (not a symlink).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`] otherwise.
+    fn existing_bucket(&self, bucket: &BucketName<'_>) -> Result<PathBuf, StoreError> {
+        let dir = self.bucket_path(bucket)?;
+        if is_real_dir(&dir)? {
+            Ok(dir)
+        } else {
+            Err(StoreError::NoSuchBucket)
+        }
+    }
+
+    /// Creates a fresh, uniquely named file in the staging folder.
+    fn create_staged(&self) -> io::Result<(File, PathBuf)> {
+        let mut recreated = false;
+        for _ in 0..8 {
+            let counter = STAGED_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = self.staging.join(format!(
+                "{STAGED_PREFIX}{}-{counter}-{nanos}",
+                std::process::id()
+            ));
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok((file, path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                // Someone removed the staging folder: make it again, once.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !recreated => {
+                    warn!(staging = %self.staging.display(), "staging folder vanished, recreating it");
+                    fs::create_dir_all(&self.staging)?;
+                    recreated = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "no free staging file name found",
+        ))
+    }
+}
+
+impl Store for FsStore {
+    type Reader = File;
+    type Upload = FsUpload;
+
+    fn create_bucket(&self, bucket: &BucketName<'_>) -> Result<(), StoreError> {
+        let dir = self.bucket_path(bucket)?;
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(StoreError::Exists),
+            Err(e) => return Err(e.into()),
+        }
+        sync_dir(&self.root)?;
+        debug!(%bucket, "bucket created");
+        Ok(())
+    }
+
+    fn delete_bucket(&self, bucket: &BucketName<'_>) -> Result<(), StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) => return Err(StoreError::NoSuchBucket),
+            // ENOTEMPTY; POSIX also allows EEXIST for a non-empty directory.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
+                ) =>
+            {
+                return Err(StoreError::NotEmpty);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        sync_dir(&self.root)?;
+        debug!(%bucket, "bucket deleted");
+        Ok(())
+    }
+
+    fn list_buckets(&self) -> Result<Vec<BucketName<'static>>, StoreError> {
+        let mut buckets = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            // Skips the staging folder too: it starts with '.'.
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Ok(bucket) = BucketName::new(name) else {
+                continue;
+            };
+            // `DirEntry::file_type` does not follow symlinks.
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => buckets.push(bucket),
+                Ok(_) => {}
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        buckets.sort_unstable();
+        Ok(buckets)
+    }
+
+    fn list_files(&self, bucket: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if is_absent(&e) => return Err(StoreError::NoSuchBucket),
+            Err(e) => return Err(e.into()),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Ok(name) = FileName::new(name) else {
+                continue;
+            };
+            // `DirEntry::metadata` does not follow symlinks.
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                // Deleted while we listed.
+                Err(e) if is_absent(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            files.push(FileInfo {
+                name,
+                size: meta.len(),
+                modified: meta.modified()?,
+            });
+        }
+        files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    fn start_upload(
+        &self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        size: u64,
+    ) -> Result<FsUpload, StoreError> {
+        let bucket_dir = self.bucket_path(bucket)?;
+        let target = join_component(&bucket_dir, name.as_str())?;
+        if !is_real_dir(&bucket_dir)? {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let (file, path) = self.create_staged()?;
+        debug!(%bucket, %name, size, staged = %path.display(), "upload started");
+        Ok(FsUpload {
+            file,
+            staged: StagedFile(Some(path)),
+            bucket_dir,
+            target,
+            written: 0,
+        })
+    }
+
+    fn open(
+        &self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+    ) -> Result<Download<File>, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let path = join_component(&dir, name.as_str())?;
+        for _ in 0..OPEN_ATTEMPTS {
+            // Check before opening: never open a symlink, a FIFO (which would
+            // block) or a folder.
+            let before = match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => meta,
+                Ok(_) => return Err(StoreError::NoSuchFile),
+                Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
+                Err(e) => return Err(e.into()),
+            };
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
+                Err(e) => return Err(e.into()),
+            };
+            let meta = file.metadata()?;
+            if meta.is_file() && same_file(&before, &meta) {
+                return Ok(Download {
+                    len: meta.len(),
+                    reader: file,
+                });
+            }
+            // Replaced between the check and the open (a concurrent commit):
+            // check the new one.
+        }
+        Err(io::Error::other("file kept being replaced while it was opened").into())
+    }
+
+    fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let path = join_component(&dir, name.as_str())?;
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(StoreError::NoSuchFile),
+            Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
+            Err(e) => return Err(e.into()),
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
+            Err(e) => return Err(e.into()),
+        }
+        sync_dir(&dir)?;
+        debug!(%bucket, %name, "file deleted");
+        Ok(())
+    }
+}
+
+/// An upload in progress into an [`FsStore`]: an open file in
+/// `ROOT/.bkt-staging/`. [`commit`](Upload::commit) `fsync`s it, renames it
+/// over `ROOT/bucket/name` and `fsync`s the bucket folder; abort, drop or a
+/// failed commit delete it.
+#[derive(Debug)]
+pub struct FsUpload {
+    // Declared before `staged` so the file is closed before it is removed.
+    file: File,
+    staged: StagedFile,
+    bucket_dir: PathBuf,
+    target: PathBuf,
+    written: u64,
+}
+
+impl Write for FsUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.file.write_vectored(bufs)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Upload for FsUpload {
+    fn commit(mut self) -> Result<(), StoreError> {
+        // On every early return `self.staged` is dropped, deleting the file.
+        self.file.sync_all()?;
+        if !is_real_dir(&self.bucket_dir)? {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let Some(staged) = self.staged.0.as_deref() else {
+            return Err(io::Error::other("upload already finished").into());
+        };
+        match fs::rename(staged, &self.target) {
+            Ok(()) => self.staged.disarm(),
+            // The bucket folder vanished between the check and the rename.
+            Err(e) if is_absent(&e) && !is_real_dir(&self.bucket_dir).unwrap_or(true) => {
+                return Err(StoreError::NoSuchBucket);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        debug!(target = %self.target.display(), bytes = self.written, "upload committed");
+        // Make the new name durable. If this fails the file is visible but
+        // might not survive a crash: report it.
+        sync_dir(&self.bucket_dir)?;
+        Ok(())
+    }
+
+    fn abort(self) {
+        debug!(target = %self.target.display(), bytes = self.written, "upload aborted");
+        // Dropping `self.staged` deletes the file.
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+/// The path of a staged upload file, deleted on drop unless disarmed.
+#[derive(Debug)]
+struct StagedFile(Option<PathBuf>);
+
+impl StagedFile {
+    /// The file was renamed into place: nothing to delete any more.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let Some(path) = self.0.take() else {
+            return;
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => warn!(path = %path.display(), error = %e, "could not remove staged upload"),
+        }
+    }
+}
+
+/// `dir/name`, where `name` must be exactly one normal path component
+/// (not empty, `.`, `..`, a root, a prefix or anything with a separator).
+/// Names are validated already; this is the second lock on the door.
+fn join_component(dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
+    let mut components = Path::new(name).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(part)), None) if part == OsStr::new(name) => Ok(dir.join(part)),
+        _ => Err(StoreError::BadName(format!(
+            "{name:?} is not a single path component"
+        ))),
+    }
+}
+
+/// Whether an error says the path (or one of its parents) is not there.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// Whether `path` is a directory itself, not a symlink to one.
+fn is_real_dir(path: &Path) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(e) if is_absent(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether two metadata describe the same file (inode).
+#[cfg(unix)]
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Whether two metadata describe the same file; without inode numbers, the
+/// check before opening is all there is.
+#[cfg(not(unix))]
+fn same_file(_: &Metadata, _: &Metadata) -> bool {
+    true
+}
+
+/// `fsync`s a directory, making entries created, renamed or removed in it
+/// durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for syncing on this platform.
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_component_accepts_one_normal_component() {
+        let dir = Path::new("/srv/root");
+        for ok in ["a", "cat 1.png", ".hidden", "...", "ünï"] {
+            let joined = join_component(dir, ok).expect(ok);
+            assert_eq!(joined.parent(), Some(dir), "{ok:?}");
+            assert_eq!(joined.file_name(), Some(OsStr::new(ok)), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn join_component_refuses_everything_else() {
+        let dir = Path::new("/srv/root");
+        for bad in [
+            "", ".", "..", "/", "/etc", "a/b", "../x", "a/", "./a", "a/..",
+        ] {
+            assert!(
+                matches!(join_component(dir, bad), Err(StoreError::BadName(_))),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}

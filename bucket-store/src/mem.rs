@@ -1,0 +1,191 @@
+//! [`MemStore`]: buckets kept in memory, for tests and embedding.
+
+use std::collections::BTreeMap;
+use std::io::{self, Cursor};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use bucket_proto::{BucketName, FileName};
+
+use crate::{Download, FileInfo, Store, StoreError, Upload};
+
+/// Preallocate at most this many bytes for an upload, whatever size the
+/// client declared: the declared size is untrusted.
+const MAX_PREALLOC: u64 = 1 << 20;
+
+/// A committed file: its bytes (shared with open readers) and commit time.
+#[derive(Debug, Clone)]
+struct Entry {
+    bytes: Arc<[u8]>,
+    modified: SystemTime,
+}
+
+type Buckets = BTreeMap<BucketName<'static>, BTreeMap<FileName<'static>, Entry>>;
+
+/// What [`MemStore::open`](Store::open) hands out: a cursor over a shared,
+/// immutable snapshot of the file's bytes. A replacement or deletion of the
+/// file never changes a reader already opened.
+pub type MemReader = Cursor<Arc<[u8]>>;
+
+/// A [`Store`] that keeps every bucket in memory, behind one mutex.
+///
+/// Same semantics as [`FsStore`](crate::FsStore): atomic commit, abort on
+/// drop, `NoSuchBucket` on commit after the bucket was deleted. Contents are
+/// lost when the last clone is dropped. Cloning is cheap and the clones share
+/// the same buckets.
+#[derive(Debug, Clone, Default)]
+pub struct MemStore {
+    buckets: Arc<Mutex<Buckets>>,
+}
+
+impl MemStore {
+    /// An empty store, with no buckets.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buckets> {
+        lock(&self.buckets)
+    }
+}
+
+/// Every critical section is a single map operation, so the map is
+/// consistent even if a holder panicked: ignore poisoning.
+fn lock(buckets: &Mutex<Buckets>) -> MutexGuard<'_, Buckets> {
+    buckets.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store for MemStore {
+    type Reader = MemReader;
+    type Upload = MemUpload;
+
+    fn create_bucket(&self, bucket: &BucketName<'_>) -> Result<(), StoreError> {
+        let mut buckets = self.lock();
+        if buckets.contains_key(bucket.as_str()) {
+            return Err(StoreError::Exists);
+        }
+        buckets.insert(bucket.clone().into_owned(), BTreeMap::new());
+        Ok(())
+    }
+
+    fn delete_bucket(&self, bucket: &BucketName<'_>) -> Result<(), StoreError> {
+        let mut buckets = self.lock();
+        match buckets.get(bucket.as_str()) {
+            None => Err(StoreError::NoSuchBucket),
+            Some(files) if !files.is_empty() => Err(StoreError::NotEmpty),
+            Some(_) => {
+                buckets.remove(bucket.as_str());
+                Ok(())
+            }
+        }
+    }
+
+    fn list_buckets(&self) -> Result<Vec<BucketName<'static>>, StoreError> {
+        Ok(self.lock().keys().cloned().collect())
+    }
+
+    fn list_files(&self, bucket: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        let buckets = self.lock();
+        let files = buckets
+            .get(bucket.as_str())
+            .ok_or(StoreError::NoSuchBucket)?;
+        Ok(files
+            .iter()
+            .map(|(name, entry)| FileInfo {
+                name: name.clone(),
+                size: entry.bytes.len() as u64,
+                modified: entry.modified,
+            })
+            .collect())
+    }
+
+    fn start_upload(
+        &self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        size: u64,
+    ) -> Result<MemUpload, StoreError> {
+        if !self.lock().contains_key(bucket.as_str()) {
+            return Err(StoreError::NoSuchBucket);
+        }
+        // Bounded by MAX_PREALLOC, so the cast cannot truncate.
+        let capacity = size.min(MAX_PREALLOC) as usize;
+        Ok(MemUpload {
+            buckets: Arc::clone(&self.buckets),
+            bucket: bucket.clone().into_owned(),
+            name: name.clone().into_owned(),
+            bytes: Vec::with_capacity(capacity),
+        })
+    }
+
+    fn open(
+        &self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+    ) -> Result<Download<MemReader>, StoreError> {
+        let buckets = self.lock();
+        let files = buckets
+            .get(bucket.as_str())
+            .ok_or(StoreError::NoSuchBucket)?;
+        let entry = files.get(name.as_str()).ok_or(StoreError::NoSuchFile)?;
+        Ok(Download {
+            len: entry.bytes.len() as u64,
+            reader: Cursor::new(Arc::clone(&entry.bytes)),
+        })
+    }
+
+    fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
+        let mut buckets = self.lock();
+        let files = buckets
+            .get_mut(bucket.as_str())
+            .ok_or(StoreError::NoSuchBucket)?;
+        files
+            .remove(name.as_str())
+            .map(drop)
+            .ok_or(StoreError::NoSuchFile)
+    }
+}
+
+/// An upload in progress into a [`MemStore`]: the bytes are buffered in the
+/// upload itself and enter the store, whole, on
+/// [`commit`](Upload::commit). Dropping it discards the buffer.
+#[derive(Debug)]
+pub struct MemUpload {
+    buckets: Arc<Mutex<Buckets>>,
+    bucket: BucketName<'static>,
+    name: FileName<'static>,
+    bytes: Vec<u8>,
+}
+
+impl io::Write for MemUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Upload for MemUpload {
+    fn commit(self) -> Result<(), StoreError> {
+        let entry = Entry {
+            bytes: Arc::from(self.bytes),
+            modified: SystemTime::now(),
+        };
+        let mut buckets = lock(&self.buckets);
+        let files = buckets
+            .get_mut(self.bucket.as_str())
+            .ok_or(StoreError::NoSuchBucket)?;
+        files.insert(self.name, entry);
+        Ok(())
+    }
+
+    fn abort(self) {}
+
+    fn written(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
