@@ -1,1 +1,357 @@
-//! Placeholder: filled by the end-to-end issue.
+//! # bucket-server
+//!
+//! The BKT/1 reference server: [`bucket_proto::ServerSession`] driven over
+//! std TCP sockets, with files kept in a [`bucket_store::Store`] back-end.
+//!
+//! One thread per connection, at most [`Config::max_connections`] at once;
+//! a connection over the limit is answered `500 BCMD BUSY` and closed. Upload
+//! payload goes from the socket into the store's writer in large pieces and
+//! download payload from the store's reader to the socket with
+//! [`std::io::copy`] (which uses `sendfile`/`splice` for a file on Linux):
+//! nothing holds a whole file in memory.
+//!
+//! ```no_run
+//! use bucket_server::{Config, Server};
+//! use bucket_store::FsStore;
+//!
+//! let store = FsStore::open("./buckets")?;
+//! let server = Server::bind(Config::default(), store)?;
+//! println!("listening on {}", server.local_addr());
+//! server.serve()?; // until Server::shutdown_handle().shutdown()
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Logs go through `tracing`: one `info` line per request (peer, verb,
+//! bucket, name, reply code, payload bytes, milliseconds), `warn` for store
+//! and socket errors with their cause.
+
+mod connection;
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bucket_proto::{Reason, Reply, encode};
+use bucket_store::Store;
+
+/// Settings of a [`Server`]. `Default` gives the command line's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (default `127.0.0.1:4567`; port 0 picks a free
+    /// port, see [`Server::local_addr`]).
+    pub listen: SocketAddr,
+    /// Most connections served at once (default 1024). One more is answered
+    /// `500 BCMD BUSY` and closed.
+    pub max_connections: usize,
+    /// How long a connection may go without receiving a byte, and how long a
+    /// request line may take to arrive, before it is closed (default 300 s).
+    /// A transfer that keeps moving is never cut by it.
+    pub idle_timeout: Duration,
+    /// Largest upload accepted, in bytes (default: no limit). A larger one is
+    /// answered `701 FUBF TOO_LARGE` and the connection closed.
+    pub max_upload_size: Option<u64>,
+    /// How long [`ServerHandle::shutdown`] lets requests in flight finish
+    /// before it closes their connections (default 10 s).
+    pub shutdown_grace: Duration,
+    /// Sent in `100 OK BKT/1 <server_name>` (default
+    /// `bucket-server/<version>`).
+    pub server_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4567)),
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(300),
+            max_upload_size: None,
+            shutdown_grace: Duration::from_secs(10),
+            server_name: concat!("bucket-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// State shared by the accept loop, the connections and the handles.
+#[derive(Debug, Default)]
+struct Shared {
+    shutdown: AtomicBool,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+    /// Streams of the live connections, to close them when the grace period
+    /// of a shutdown runs out.
+    streams: Mutex<Vec<(u64, TcpStream)>>,
+    /// Signalled whenever a connection ends.
+    ended: Condvar,
+    ended_lock: Mutex<()>,
+}
+
+/// A bound BKT/1 server, ready to serve.
+#[derive(Debug)]
+pub struct Server<S: Store> {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    config: Arc<Config>,
+    store: Arc<S>,
+    shared: Arc<Shared>,
+}
+
+/// Stops a [`Server`] from another thread. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    grace: Duration,
+    shared: Arc<Shared>,
+}
+
+/// A [`Server`] serving on a background thread (see [`Server::spawn`]).
+#[derive(Debug)]
+pub struct RunningServer {
+    handle: ServerHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl<S: Store> Server<S> {
+    /// Binds `config.listen` and prepares to serve `store`.
+    ///
+    /// # Errors
+    /// The socket error when the address cannot be bound (in use, no
+    /// permission).
+    pub fn bind(config: Config, store: S) -> io::Result<Server<S>> {
+        let listener = TcpListener::bind(config.listen)?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            config: Arc::new(config),
+            store: Arc::new(store),
+            shared: Arc::default(),
+        })
+    }
+
+    /// The address actually bound (the port chosen when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server from another thread.
+    pub fn shutdown_handle(&self) -> ServerHandle {
+        ServerHandle {
+            local_addr: self.local_addr,
+            grace: self.config.shutdown_grace,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Accepts and serves connections on this thread until
+    /// [`ServerHandle::shutdown`] is called; then returns once every
+    /// connection has ended (or the grace period has run out).
+    ///
+    /// # Errors
+    /// Only a failure of the listening socket itself; errors on single
+    /// connections are logged and end only that connection.
+    pub fn serve(self) -> io::Result<()> {
+        tracing::info!(addr = %self.local_addr, "listening");
+        for stream in self.listener.incoming() {
+            if self.shared.shutdown.load(Ordering::SeqCst) {
+                break;
+            }
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) if is_transient_accept_error(&e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors or memory: back off instead of spinning.
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            self.accept(stream);
+        }
+        tracing::info!("stopped accepting");
+        let handle = self.shutdown_handle();
+        handle.wait_for_connections(Instant::now() + handle.grace);
+        Ok(())
+    }
+
+    fn accept(&self, stream: TcpStream) {
+        let peer = stream
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let active = self.shared.active.fetch_add(1, Ordering::SeqCst);
+        if active >= self.config.max_connections {
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(%peer, limit = self.config.max_connections, "connection refused: busy");
+            refuse_busy(stream);
+            return;
+        }
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clone) = stream.try_clone() {
+            lock(&self.shared.streams).push((id, clone));
+        }
+        let store = Arc::clone(&self.store);
+        let config = Arc::clone(&self.config);
+        let shared = Arc::clone(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .spawn(move || {
+                let _guard = ConnectionGuard {
+                    id,
+                    shared: &shared,
+                };
+                connection::serve(stream, peer, &*store, &config, &shared.shutdown);
+            });
+        if let Err(e) = spawned {
+            // The closure (and its guard) was dropped: the count is restored.
+            tracing::warn!(%peer, error = %e, "could not start a connection thread");
+        }
+    }
+
+    /// Serves on a new background thread.
+    pub fn spawn(self) -> RunningServer {
+        let handle = self.shutdown_handle();
+        let thread = std::thread::Builder::new()
+            .name("bucket-accept".into())
+            .spawn(move || self.serve())
+            .expect("spawning the accept thread");
+        RunningServer {
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl ServerHandle {
+    /// Stops accepting connections, lets requests in flight finish for up to
+    /// the grace period ([`Config::shutdown_grace`]), then closes what is
+    /// left. Connections waiting between requests close at once. Returns once
+    /// every connection has ended.
+    pub fn shutdown(&self) {
+        if self.shared.shutdown.swap(true, Ordering::SeqCst) {
+            return self.wait_for_connections(Instant::now());
+        }
+        // Wake the accept loop, blocked in accept(2).
+        let wake = match self.local_addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => {
+                SocketAddr::from(([127, 0, 0, 1], a.port()))
+            }
+            SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+            }
+            a => a,
+        };
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        self.wait_for_connections(Instant::now() + self.grace);
+    }
+
+    fn wait_for_connections(&self, deadline: Instant) {
+        let mut guard = lock(&self.shared.ended_lock);
+        loop {
+            if self.shared.active.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                // Grace is over: cut what is left; their threads end promptly.
+                for (_, s) in lock(&self.shared.streams).iter() {
+                    let _ = s.shutdown(Shutdown::Both);
+                }
+            }
+            let wait = deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(10))
+                .min(Duration::from_millis(100));
+            guard = match self.shared.ended.wait_timeout(guard, wait) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// How many connections are being served now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// A handle that stops this server from another thread.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the server as [`ServerHandle::shutdown`] does and joins its
+    /// accept thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "accept loop failed"),
+                Err(_) => tracing::warn!("accept loop panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Decrements the connection count and forgets the stream when a
+/// connection thread ends, however it ends.
+struct ConnectionGuard<'a> {
+    id: u64,
+    shared: &'a Shared,
+}
+
+impl Drop for ConnectionGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.streams).retain(|(id, _)| *id != self.id);
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+        let _g = lock(&self.shared.ended_lock);
+        self.shared.ended.notify_all();
+    }
+}
+
+/// Answers a connection over the limit with `500 BCMD BUSY` and closes it,
+/// without letting a slow peer stall the accept loop.
+fn refuse_busy(mut stream: TcpStream) {
+    let mut out = Vec::new();
+    let reply = Reply::bad_command(Reason::Busy, "server at its connection limit, try later");
+    if encode::reply(&reply, &mut out).is_ok() {
+        let _ = stream.set_nonblocking(true);
+        let _ = stream.write_all(&out);
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::OutOfMemory
+    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+/// Locks a mutex, going on with the data if a thread panicked holding it
+/// (the data here stays consistent at every step).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

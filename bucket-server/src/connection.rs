@@ -1,0 +1,382 @@
+//! One connection: a [`ServerSession`] driven over a [`TcpStream`], its
+//! requests answered from a [`Store`].
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bucket_proto::{
+    FileEntry, Reply, Request, ServerConfig, ServerEvent, ServerSession, ServerState, Verb, help,
+};
+use bucket_store::{Store, StoreError, Upload};
+
+use crate::Config;
+
+/// Size of the receive buffer: large reads keep upload syscalls few.
+const READ_BUF: usize = 256 * 1024;
+/// How often a connection blocked in `read` looks at the shutdown flag.
+const TICK: Duration = Duration::from_millis(250);
+
+/// What the connection is doing for the current request, between events.
+enum Pending<U> {
+    None,
+    /// An upload whose payload is arriving.
+    Upload(U),
+    /// An upload the store refused mid-payload: the session is discarding
+    /// the rest.
+    Discarding,
+}
+
+/// For the one log line per request.
+struct RequestLog {
+    verb: Verb,
+    bucket: Option<String>,
+    name: Option<String>,
+    started: Instant,
+}
+
+impl RequestLog {
+    fn new(request: &Request<'_>) -> Self {
+        let logging = tracing::enabled!(tracing::Level::INFO);
+        RequestLog {
+            verb: request.verb(),
+            bucket: request
+                .bucket()
+                .filter(|_| logging)
+                .map(|b| b.as_str().to_owned()),
+            name: request
+                .file()
+                .filter(|_| logging)
+                .map(|n| n.as_str().to_owned()),
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(&self, peer: SocketAddr, reply: &Reply<'_>, bytes: u64) {
+        tracing::info!(
+            %peer,
+            verb = %self.verb,
+            bucket = self.bucket.as_deref().unwrap_or("-"),
+            name = self.name.as_deref().unwrap_or("-"),
+            code = reply.code().number(),
+            reason = reply.reason().map_or("-", |r| r.as_str()),
+            bytes,
+            ms = %format_args!("{:.3}", self.started.elapsed().as_secs_f64() * 1e3),
+            "request"
+        );
+    }
+}
+
+/// Serves one connection until the peer quits or goes away, a timeout
+/// passes, or the server shuts down. Never panics on peer input; errors are
+/// logged.
+pub(crate) fn serve<S: Store>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    store: &S,
+    config: &Config,
+    shutdown: &AtomicBool,
+) {
+    tracing::debug!(%peer, "connected");
+    let mut conn = Connection {
+        stream,
+        peer,
+        store,
+        config,
+        session: ServerSession::new(
+            ServerConfig::default().with_max_upload_size(config.max_upload_size),
+        ),
+        out: Vec::with_capacity(4096),
+        pending: Pending::None,
+        log: None,
+        payload_bytes: 0,
+    };
+    match conn.run(shutdown) {
+        Ok(()) => tracing::debug!(%peer, "closed"),
+        Err(e) => tracing::debug!(%peer, error = %e, "connection ended"),
+    }
+    if let Pending::Upload(upload) = std::mem::replace(&mut conn.pending, Pending::None) {
+        upload.abort();
+        tracing::info!(%peer, "upload aborted: connection ended mid-payload");
+    }
+}
+
+struct Connection<'a, S: Store> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    store: &'a S,
+    config: &'a Config,
+    session: ServerSession,
+    out: Vec<u8>,
+    pending: Pending<S::Upload>,
+    log: Option<RequestLog>,
+    payload_bytes: u64,
+}
+
+impl<S: Store> Connection<'_, S> {
+    fn run(&mut self, shutdown: &AtomicBool) -> io::Result<()> {
+        let _ = self.stream.set_nodelay(true);
+        self.stream
+            .set_write_timeout(Some(self.config.idle_timeout))?;
+        self.stream.set_read_timeout(Some(TICK))?;
+        let mut buf = vec![0u8; READ_BUF];
+        let mut last_input = Instant::now();
+        let mut line_started: Option<Instant> = None;
+        loop {
+            let closed = self.process_events()?;
+            if !self.out.is_empty() {
+                self.stream.write_all(&self.out)?;
+                self.out.clear();
+            }
+            if closed {
+                return Ok(());
+            }
+            // Between requests, a shutdown closes the connection at once.
+            let between_requests =
+                self.session.state() == ServerState::Idle && self.session.buffered() == 0;
+            if shutdown.load(Ordering::SeqCst) && between_requests {
+                return Ok(());
+            }
+            // A request line (or dialogue) must complete within the idle
+            // timeout of its first byte: trickling it is no way to stay in.
+            let in_line = matches!(
+                self.session.state(),
+                ServerState::Idle | ServerState::Dialogue
+            ) && self.session.buffered() > 0;
+            line_started = if in_line {
+                line_started.or(Some(Instant::now()))
+            } else {
+                None
+            };
+            let n = match self.stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    let now = Instant::now();
+                    let idle = now.duration_since(last_input) >= self.config.idle_timeout;
+                    let slow_line = line_started
+                        .is_some_and(|t| now.duration_since(t) >= self.config.idle_timeout);
+                    if idle || slow_line {
+                        tracing::info!(peer = %self.peer, "closed: idle timeout");
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            last_input = Instant::now();
+            if n == 0 {
+                self.session.receive_eof();
+            } else {
+                self.session.receive(&buf[..n]);
+            }
+        }
+    }
+
+    /// Handles every event the session has; returns whether it closed.
+    fn process_events(&mut self) -> io::Result<bool> {
+        loop {
+            let step = match self.session.poll_event() {
+                None => return Ok(false),
+                Some(ServerEvent::Closed) => return Ok(true),
+                Some(ServerEvent::RequestReceived(request)) => {
+                    let log = RequestLog::new(&request);
+                    let step = answer(self.store, self.config, &request, &mut self.pending);
+                    self.log = Some(log);
+                    self.payload_bytes = 0;
+                    step
+                }
+                Some(ServerEvent::PayloadData(data)) => {
+                    self.payload_bytes += data.len() as u64;
+                    match &mut self.pending {
+                        Pending::Upload(upload) => match upload.write_all(data) {
+                            Ok(()) => Step::None,
+                            Err(e) => {
+                                tracing::warn!(peer = %self.peer, error = %e, "upload write failed");
+                                if let Pending::Upload(u) =
+                                    std::mem::replace(&mut self.pending, Pending::Discarding)
+                                {
+                                    u.abort();
+                                }
+                                Step::Reply(store_failure(Verb::Upload, &StoreError::Io(e)))
+                            }
+                        },
+                        _ => Step::None,
+                    }
+                }
+                Some(ServerEvent::PayloadEnd) => {
+                    match std::mem::replace(&mut self.pending, Pending::None) {
+                        Pending::Upload(upload) => Step::Reply(match upload.commit() {
+                            Ok(()) => Reply::success(Verb::Upload).unwrap_or(Reply::Bye),
+                            Err(e) => {
+                                tracing::warn!(peer = %self.peer, error = %e, "upload commit failed");
+                                store_failure(Verb::Upload, &e)
+                            }
+                        }),
+                        // Refused mid-payload: the reply went out already.
+                        Pending::Discarding | Pending::None => Step::None,
+                    }
+                }
+                Some(ServerEvent::PayloadAborted) => {
+                    if let Pending::Upload(u) = std::mem::replace(&mut self.pending, Pending::None)
+                    {
+                        u.abort();
+                        tracing::info!(peer = %self.peer, "upload aborted: peer closed mid-payload");
+                    }
+                    Step::None
+                }
+                Some(ServerEvent::Prompted { verb, field }) => {
+                    tracing::debug!(peer = %self.peer, %verb, %field, "prompted");
+                    Step::None
+                }
+                Some(ServerEvent::RequestRejected(error)) => {
+                    tracing::info!(
+                        peer = %self.peer,
+                        verb = error.verb().map_or("-", Verb::as_str),
+                        code = error.code().number(),
+                        reason = error.reason().as_str(),
+                        detail = %error,
+                        "request refused"
+                    );
+                    Step::None
+                }
+            };
+            match step {
+                Step::None => {}
+                Step::Reply(reply) => self.send(&reply)?,
+                Step::Download(reader, len) => self.download(reader, len)?,
+            }
+        }
+    }
+
+    /// Sends a final reply and logs the request.
+    fn send(&mut self, reply: &Reply<'_>) -> io::Result<()> {
+        if let Err(e) = self.session.send_reply(reply) {
+            // A bug in this crate, not the peer's doing: end the connection.
+            tracing::error!(peer = %self.peer, error = %e, "reply refused by the session");
+            return Err(io::Error::other(e));
+        }
+        if matches!(self.pending, Pending::Discarding) && !matches!(reply, Reply::Failure { .. }) {
+            self.pending = Pending::None;
+        }
+        if let Some(log) = &self.log {
+            log.finish(self.peer, reply, self.payload_bytes);
+        }
+        self.session.poll_transmit(&mut self.out);
+        Ok(())
+    }
+
+    /// Sends `900 FDBS len` and then the payload straight from the reader to
+    /// the socket (`sendfile`/`splice` when the reader is a file).
+    fn download(&mut self, reader: S::Reader, len: u64) -> io::Result<()> {
+        self.payload_bytes = len;
+        self.send(&Reply::Download { size: len })?;
+        self.stream.write_all(&self.out)?;
+        self.out.clear();
+        let mut limited = reader.take(len);
+        let sent = io::copy(&mut limited, &mut self.stream)?;
+        if sent < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("file ended after {sent} of {len} bytes"),
+            ));
+        }
+        self.session
+            .payload_sent_directly(sent)
+            .map_err(io::Error::other)?;
+        Ok(())
+    }
+}
+
+/// What to do after an event.
+enum Step<R> {
+    None,
+    Reply(Reply<'static>),
+    Download(R, u64),
+}
+
+/// Answers a request from the store. For `UPLOAD`, starts the upload (kept
+/// in `pending`) and answers only if the store refuses it.
+fn answer<S: Store>(
+    store: &S,
+    config: &Config,
+    request: &Request<'_>,
+    pending: &mut Pending<S::Upload>,
+) -> Step<S::Reader> {
+    let verb = request.verb();
+    let done = |result: Result<(), StoreError>| match result {
+        Ok(()) => Step::Reply(Reply::success(verb).unwrap_or(Reply::Bye)),
+        Err(e) => Step::Reply(store_failure(verb, &e)),
+    };
+    match request {
+        Request::Hello => Step::Reply(Reply::Hello {
+            server: config.server_name.clone().into(),
+        }),
+        Request::Help { topic } => Step::Reply(help::help(*topic)),
+        Request::Codes => Step::Reply(Reply::code_table()),
+        Request::Quit => Step::Reply(Reply::Bye),
+        Request::CreateBucket { bucket } => done(store.create_bucket(bucket)),
+        Request::DeleteBucket { bucket } => done(store.delete_bucket(bucket)),
+        Request::DeleteFile { bucket, name } => done(store.delete_file(bucket, name)),
+        Request::ListBuckets => Step::Reply(match store.list_buckets() {
+            Ok(buckets) => Reply::Buckets { buckets },
+            Err(e) => store_failure(verb, &e),
+        }),
+        Request::ListFiles { bucket } => Step::Reply(match list_files(store, bucket.as_ref()) {
+            Ok(files) => Reply::Files { files },
+            Err(e) => store_failure(verb, &e),
+        }),
+        Request::Upload { bucket, name, size } => match store.start_upload(bucket, name, *size) {
+            Ok(upload) => {
+                *pending = Pending::Upload(upload);
+                Step::None
+            }
+            Err(e) => {
+                *pending = Pending::Discarding;
+                Step::Reply(store_failure(verb, &e))
+            }
+        },
+        Request::Download { bucket, name } => match store.open(bucket, name) {
+            Ok(d) => Step::Download(d.reader, d.len),
+            Err(e) => Step::Reply(store_failure(verb, &e)),
+        },
+    }
+}
+
+/// `LIST_F [bucket]`: one bucket, or every bucket in name order (a bucket
+/// deleted while listing is skipped).
+fn list_files<S: Store>(
+    store: &S,
+    bucket: Option<&bucket_proto::BucketName<'_>>,
+) -> Result<Vec<FileEntry<'static>>, StoreError> {
+    let buckets = match bucket {
+        Some(b) => vec![b.borrowed().into_owned()],
+        None => store.list_buckets()?,
+    };
+    let mut files = Vec::new();
+    for b in buckets {
+        let infos = match store.list_files(&b) {
+            Ok(infos) => infos,
+            Err(StoreError::NoSuchBucket) if bucket.is_none() => continue,
+            Err(e) => return Err(e),
+        };
+        files.extend(infos.into_iter().map(|f| FileEntry {
+            bucket: b.clone(),
+            name: f.name,
+            size: f.size,
+        }));
+    }
+    Ok(files)
+}
+
+/// The failure reply for a store error: the verb's failure code, the
+/// error's reason, and its text.
+fn store_failure(verb: Verb, error: &StoreError) -> Reply<'static> {
+    Reply::failure(verb, error.reason(), error.to_string())
+}

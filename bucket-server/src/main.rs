@@ -1,0 +1,86 @@
+//! `bucket-server`: serves BKT/1 from a folder of buckets.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bucket_server::{Config, Server};
+use bucket_store::FsStore;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// BKT/1 server: keeps buckets of files under a folder and serves them over
+/// TCP. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Folder that holds the buckets (created if missing).
+    #[arg(long, default_value = "./buckets")]
+    root: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    listen: SocketAddr,
+    /// Most connections served at once; more are answered 500 BCMD BUSY.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection may stay silent (or take over a request line)
+    /// before it is closed.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
+    /// Largest upload accepted, in bytes (default: no limit).
+    #[arg(long)]
+    max_upload_size: Option<u64>,
+    /// Seconds transfers in flight get to finish after Ctrl-C / SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let args = Args::parse();
+    let store = match FsStore::open(&args.root) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(root = %args.root.display(), error = %e, "cannot open the store");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config {
+        listen: args.listen,
+        max_connections: args.max_connections,
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        max_upload_size: args.max_upload_size,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        ..Config::default()
+    };
+    let server = match Server::bind(config, store) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(listen = %args.listen, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(root = %args.root.display(), "serving buckets");
+    let handle = server.shutdown_handle();
+    if let Err(e) = ctrlc::set_handler(move || {
+        tracing::info!("shutting down: no new connections, finishing transfers in flight");
+        handle.shutdown();
+    }) {
+        tracing::warn!(error = %e, "cannot catch Ctrl-C / SIGTERM");
+    }
+    match server.serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
