@@ -125,6 +125,9 @@ impl<S: Store> Connection<'_, S> {
         let mut line_started: Option<Instant> = None;
         loop {
             let closed = self.process_events()?;
+            // The session writes replies of its own (prompts, refusals,
+            // replies held behind a discarded payload): take them too.
+            self.session.poll_transmit(&mut self.out);
             if !self.out.is_empty() {
                 self.stream.write_all(&self.out)?;
                 self.out.clear();
@@ -171,6 +174,12 @@ impl<S: Store> Connection<'_, S> {
                 Err(e) => return Err(e),
             };
             last_input = Instant::now();
+            if line_started
+                .is_some_and(|t| last_input.duration_since(t) >= self.config.idle_timeout)
+            {
+                tracing::info!(peer = %self.peer, "closed: request line too slow");
+                return Ok(());
+            }
             if n == 0 {
                 self.session.receive_eof();
             } else {

@@ -172,6 +172,7 @@ impl<S: Store> Server<S> {
         }
         tracing::info!("stopped accepting");
         let handle = self.shutdown_handle();
+        drop(self); // closes the listening socket now
         handle.wait_for_connections(Instant::now() + handle.grace);
         Ok(())
     }

@@ -1,0 +1,157 @@
+//! The server's own life: connection limit, timeouts, shutdown, the binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bucket_server::Config;
+use bucket_store::MemStore;
+use common::{Raw, config, start};
+
+#[test]
+fn connections_over_the_limit_get_busy_and_the_others_are_unaffected() {
+    let server = start(
+        Config {
+            max_connections: 2,
+            ..config()
+        },
+        MemStore::new(),
+    );
+    let mut a = Raw::connect(server.local_addr());
+    let mut b = Raw::connect(server.local_addr());
+    a.send("HELLO\n");
+    a.expect_prefix("100 OK");
+    b.send("HELLO\n");
+    b.expect_prefix("100 OK");
+    let mut c = Raw::connect(server.local_addr());
+    c.expect_prefix("500 BCMD BUSY");
+    assert!(c.closed());
+    a.send("CREATE_B x\n");
+    a.expect("300 BCS");
+    // When one leaves, a place is free again.
+    b.send("QUIT\n");
+    b.expect("200 BYE");
+    assert!(b.closed());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.handle().active_connections() > 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut d = Raw::connect(server.local_addr());
+    d.send("LIST_B\n");
+    d.expect("400 LS 1");
+    d.expect("x");
+}
+
+#[test]
+fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
+    let server = start(
+        Config {
+            idle_timeout: Duration::from_millis(600),
+            ..config()
+        },
+        MemStore::new(),
+    );
+    // Silent: closed after the timeout.
+    let mut idle = Raw::connect(server.local_addr());
+    let t = Instant::now();
+    assert!(idle.closed());
+    assert!(t.elapsed() >= Duration::from_millis(500));
+    // Trickling one request line forever: closed too.
+    let mut trickle = Raw::connect(server.local_addr());
+    let t = Instant::now();
+    let mut cut = false;
+    for _ in 0..40 {
+        if trickle.writer.write_all(b"X").is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cut || trickle.closed(),
+        "a trickled line must not keep a connection"
+    );
+    assert!(t.elapsed() < Duration::from_secs(4));
+    // A payload that keeps moving, slower than the timeout in total.
+    let mut slow = Raw::connect(server.local_addr());
+    slow.send("CREATE_B b\nUPLOAD b f 20\n");
+    slow.expect("300 BCS");
+    for _ in 0..20 {
+        slow.send("z");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    slow.expect("700 FUBS");
+}
+
+#[test]
+fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
+    let server = start(config(), MemStore::new());
+    let mut idle = Raw::connect(server.local_addr());
+    idle.send("HELLO\n");
+    idle.expect_prefix("100 OK");
+    let mut busy = Raw::connect(server.local_addr());
+    busy.send("CREATE_B b\nUPLOAD b f 6\nhal");
+    busy.expect("300 BCS");
+    let handle = server.handle();
+    let stopper = std::thread::spawn(move || handle.shutdown());
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(idle.closed(), "an idle connection closes at shutdown");
+    busy.send("f!\n");
+    busy.expect("700 FUBS");
+    assert!(busy.closed(), "closed once the request in flight is done");
+    stopper.join().unwrap();
+    assert_eq!(server.handle().active_connections(), 0);
+    let addr = server.local_addr();
+    server.shutdown(); // joins the accept thread, which drops the listener
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn the_binary_serves_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
+        .args(["--root"])
+        .arg(dir.path().join("buckets"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "info")
+        .spawn()
+        .unwrap();
+    // The log line "listening addr=127.0.0.1:PORT" names the port.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        if let Some(a) = line.split("addr=").nth(1) {
+            addr = Some(a.trim().parse::<std::net::SocketAddr>().unwrap());
+            break;
+        }
+        line.clear();
+    }
+    let addr = addr.expect("the server logs its address");
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let mut c = Raw::connect(addr);
+    c.send("CREATE_B made-by-test\n");
+    c.expect("300 BCS");
+    assert!(dir.path().join("buckets/made-by-test").is_dir());
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
