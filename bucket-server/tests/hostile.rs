@@ -1,0 +1,340 @@
+//! Hostile input and storage faults against the real server on loopback:
+//! every case ends with the server still serving and no partial file.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bucket_proto::{BucketName, ClientEvent, ClientSession, FileName};
+use bucket_server::Config;
+use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
+use common::{Raw, config, start, tree};
+
+#[test]
+fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        Config {
+            max_upload_size: Some(1000),
+            ..config()
+        },
+        FsStore::open(dir.path()).unwrap(),
+    );
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B b\nUPLOAD b ok.bin 1000\n");
+    c.send(vec![1u8; 1000]);
+    c.expect("300 BCS");
+    c.expect("700 FUBS");
+    c.send("UPLOAD b big.bin 1001\n");
+    c.expect_prefix("701 FUBF TOO_LARGE");
+    assert!(c.closed());
+    assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/ok.bin"]);
+    // The server goes on serving others.
+    let mut d = Raw::connect(server.local_addr());
+    d.send("LIST_F b\n");
+    d.expect("800 LFS 1");
+}
+
+/// A back-end that fails: writes after `fail_after` bytes return ENOSPC,
+/// or commits fail with EIO. Wraps a MemStore.
+#[derive(Clone)]
+struct FailingStore {
+    inner: MemStore,
+    fail_after: u64,
+    fail_commit: bool,
+    aborted: Arc<AtomicUsize>,
+}
+
+struct FailingUpload {
+    inner: <MemStore as Store>::Upload,
+    fail_after: u64,
+    fail_commit: bool,
+    aborted: Arc<AtomicUsize>,
+}
+
+impl Write for FailingUpload {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.inner.written() + buf.len() as u64 > self.fail_after {
+            return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Upload for FailingUpload {
+    fn commit(self) -> Result<(), StoreError> {
+        if self.fail_commit {
+            self.aborted.fetch_add(1, Ordering::SeqCst);
+            self.inner.abort();
+            return Err(StoreError::Io(io::Error::from_raw_os_error(5))); // EIO
+        }
+        self.inner.commit()
+    }
+    fn abort(self) {
+        self.aborted.fetch_add(1, Ordering::SeqCst);
+        self.inner.abort();
+    }
+    fn written(&self) -> u64 {
+        self.inner.written()
+    }
+}
+
+impl Store for FailingStore {
+    type Reader = <MemStore as Store>::Reader;
+    type Upload = FailingUpload;
+    fn create_bucket(&self, b: &BucketName<'_>) -> Result<(), StoreError> {
+        self.inner.create_bucket(b)
+    }
+    fn delete_bucket(&self, b: &BucketName<'_>) -> Result<(), StoreError> {
+        self.inner.delete_bucket(b)
+    }
+    fn list_buckets(&self) -> Result<Vec<BucketName<'static>>, StoreError> {
+        self.inner.list_buckets()
+    }
+    fn list_files(&self, b: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        self.inner.list_files(b)
+    }
+    fn start_upload(
+        &self,
+        b: &BucketName<'_>,
+        n: &FileName<'_>,
+        size: u64,
+    ) -> Result<FailingUpload, StoreError> {
+        Ok(FailingUpload {
+            inner: self.inner.start_upload(b, n, size)?,
+            fail_after: self.fail_after,
+            fail_commit: self.fail_commit,
+            aborted: Arc::clone(&self.aborted),
+        })
+    }
+    fn open(
+        &self,
+        b: &BucketName<'_>,
+        n: &FileName<'_>,
+    ) -> Result<Download<Self::Reader>, StoreError> {
+        self.inner.open(b, n)
+    }
+    fn delete_file(&self, b: &BucketName<'_>, n: &FileName<'_>) -> Result<(), StoreError> {
+        self.inner.delete_file(b, n)
+    }
+}
+
+#[test]
+fn a_back_end_failing_mid_write_or_at_commit_gives_fubf_io_and_no_file() {
+    for fail_commit in [false, true] {
+        let store = FailingStore {
+            inner: MemStore::new(),
+            fail_after: 100_000,
+            fail_commit,
+            aborted: Arc::default(),
+        };
+        let server = start(config(), store.clone());
+        let mut c = Raw::connect(server.local_addr());
+        c.send("CREATE_B b\nUPLOAD b small 10\n0123456789");
+        c.expect("300 BCS");
+        if fail_commit {
+            c.expect_prefix("701 FUBF IO");
+        } else {
+            c.expect("700 FUBS");
+        }
+        // 1 MB: fails after 100 kB (or at commit); the rest of the payload
+        // is read and dropped, then the failure, then the next request.
+        c.send("UPLOAD b big 1000000\n");
+        c.send(vec![b'\n'; 1_000_000]);
+        c.send("LIST_F b\n");
+        c.expect_prefix("701 FUBF IO");
+        let listing = if fail_commit {
+            "800 LFS 0"
+        } else {
+            "800 LFS 1"
+        };
+        c.expect(listing);
+        if !fail_commit {
+            c.expect("b small 10");
+        }
+        assert_eq!(
+            store.aborted.load(Ordering::SeqCst),
+            if fail_commit { 2 } else { 1 }
+        );
+        let big = BucketName::new("b").unwrap();
+        assert!(matches!(
+            store.inner.open(&big, &FileName::new("big").unwrap()),
+            Err(StoreError::NoSuchFile)
+        ));
+    }
+}
+
+/// Mounts a tmpfs of `size` at `dir`; `false` where mounting is not allowed.
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
+
+#[test]
+fn disk_full_and_read_only_filesystems_give_fubf_io_and_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    if !mount_tmpfs(dir.path(), "1m") {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            umount(self.0);
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let root = dir.path().join("root");
+    let server = start(config(), FsStore::open(&root).unwrap());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B b\nUPLOAD b fits 1000\n");
+    c.send(vec![1u8; 1000]);
+    c.expect("300 BCS");
+    c.expect("700 FUBS");
+    // Disk full: 2 MiB into a 1 MiB filesystem.
+    c.send("UPLOAD b huge 2097152\n");
+    c.send(vec![2u8; 2 * 1024 * 1024]);
+    c.expect_prefix("701 FUBF IO");
+    c.send("LIST_F b\n");
+    c.expect("800 LFS 1");
+    c.expect("b fits 1000");
+    assert_eq!(tree(&root), [".bkt-staging", "b", "b/fits"]);
+    // Read-only: remount and try again; then the store still serves reads.
+    let remount = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(remount.success());
+    c.send("UPLOAD b more 5\nhelloCREATE_B c\nDOWNLOAD b fits\n");
+    c.expect_prefix("701 FUBF IO");
+    c.expect_prefix("301 BCF IO");
+    c.expect("900 FDBS 1000");
+    assert_eq!(c.bytes(1000), vec![1u8; 1000]);
+    assert_eq!(tree(&root), [".bkt-staging", "b", "b/fits"]);
+    drop(c);
+    server.shutdown();
+}
+
+/// Sends `line` on a fresh connection, half-closes, and reads every reply
+/// until the server closes. Returns the number of complete replies, or an
+/// error if the server's bytes are not valid BKT/1 or it never closes.
+fn one_line_session(addr: std::net::SocketAddr, line: &[u8]) -> Result<usize, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(line).map_err(|e| e.to_string())?;
+    let _ = s.shutdown(Shutdown::Write);
+    let mut session = ClientSession::new();
+    let mut buf = [0u8; 4096];
+    let mut replies = 0;
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
+            Err(e) => return Err(format!("no clean close: {e}")),
+        };
+        if n == 0 {
+            session.receive_eof();
+        } else {
+            session.receive(&buf[..n]);
+        }
+        loop {
+            match session.poll_event() {
+                Ok(Some(ClientEvent::Reply { .. })) => replies += 1,
+                Ok(Some(ClientEvent::Closed)) => return Ok(replies),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return Err(format!("bad reply bytes: {e}")),
+            }
+        }
+    }
+}
+
+#[test]
+fn ten_thousand_random_lines_are_each_answered_or_closed_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(), FsStore::open(dir.path()).unwrap());
+    let addr = server.local_addr();
+    const LINES: usize = 10_000;
+    const THREADS: usize = 8;
+    let fragments: [&[u8]; 14] = [
+        b"UPLOAD ",
+        b"CREATE_B ",
+        b"DOWNLOAD ",
+        b"\"",
+        b"\\",
+        b",",
+        b" ",
+        b"\t",
+        b"\r",
+        b"LIST_F",
+        b"DELETE_B x",
+        b"HELP ",
+        b"\xff",
+        b"..",
+    ];
+    let answered = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let answered = Arc::clone(&answered);
+            std::thread::spawn(move || {
+                let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1);
+                let mut next = move || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                };
+                for i in 0..LINES / THREADS {
+                    let mut line = Vec::new();
+                    let len = (next() % 120) as usize;
+                    while line.len() < len {
+                        let r = next();
+                        if r % 4 == 0 {
+                            line.extend_from_slice(fragments[(r >> 8) as usize % fragments.len()]);
+                        } else {
+                            let b = (r >> 16) as u8;
+                            if b != b'\n' {
+                                line.push(b);
+                            }
+                        }
+                    }
+                    line.push(b'\n');
+                    match one_line_session(addr, &line) {
+                        Ok(n) => {
+                            assert!(n <= 1, "one line got {n} replies: {line:?}");
+                            answered.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("line {i} of thread {t}: {e}: {line:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Most random lines are bad commands and get a reply; the rest open a
+    // dialogue or are blank, and the connection closes cleanly at EOF.
+    assert!(answered.load(Ordering::Relaxed) > LINES / 2);
+    let mut c = Raw::connect(addr);
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK");
+}
