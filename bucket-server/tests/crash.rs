@@ -12,9 +12,27 @@ use std::time::{Duration, Instant};
 
 use common::{Raw, tree};
 
+/// The server process; killed and reaped when dropped, even if a test fails.
+struct ServerProcess(Child);
+
+impl ServerProcess {
+    /// SIGKILL, and wait for it to be gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts the binary over `root` on a free port; returns it and its address
 /// (read from its log line `listening addr=…`).
-fn spawn_server(root: &Path) -> (Child, SocketAddr) {
+#[allow(clippy::zombie_processes)] // the child is returned; ServerProcess reaps it
+fn spawn_server(root: &Path) -> (ServerProcess, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
         .arg("--root")
         .arg(root)
@@ -29,11 +47,14 @@ fn spawn_server(root: &Path) -> (Child, SocketAddr) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
+        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("server exited before listening: {status:?}");
+        }
         if let Some(a) = line.split("addr=").nth(1) {
             let addr = a.trim().parse().unwrap();
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return (child, addr);
+            return (ServerProcess(child), addr);
         }
     }
 }
@@ -68,8 +89,7 @@ fn sigkill_mid_upload_leaves_no_partial_file_and_restart_cleans_staging() {
         assert!(Instant::now() < deadline, "uploads never staged");
         std::thread::sleep(Duration::from_millis(10));
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill(); // SIGKILL
     // No partial file in any bucket; old content intact; staged bytes remain.
     assert_eq!(std::fs::read(root.join("b/keep.txt")).unwrap(), b"keep");
     assert!(!root.join("b/new.bin").exists());
@@ -82,6 +102,5 @@ fn sigkill_mid_upload_leaves_no_partial_file_and_restart_cleans_staging() {
     c.send("DOWNLOAD b keep.txt\n");
     c.expect("900 FDBS 4");
     assert_eq!(c.bytes(4), b"keep");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
