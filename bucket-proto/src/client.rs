@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 
+use crate::buffer::RecvBuf;
 use crate::error::{ClientError, ReplyError, SendError};
 use crate::framing::{Frame, LineFramer, MAX_REPLY_LINE_LEN};
 use crate::parse::{self, ListBody, ReplyHead};
@@ -69,10 +70,8 @@ enum Rx {
 /// documentation](self).
 #[derive(Debug)]
 pub struct ClientSession {
-    /// Received bytes; `rx[rx_pos..]` is not yet processed. Events borrow
-    /// from here.
-    rx: Vec<u8>,
-    rx_pos: usize,
+    /// Received bytes not yet processed. Events borrow from here.
+    rx: RecvBuf,
     core: Core,
 }
 
@@ -99,8 +98,7 @@ impl ClientSession {
     /// A session at the start of a connection.
     pub fn new() -> Self {
         ClientSession {
-            rx: Vec::new(),
-            rx_pos: 0,
+            rx: RecvBuf::default(),
             core: Core {
                 state: Rx::Line,
                 eof: false,
@@ -205,14 +203,21 @@ impl ClientSession {
         if matches!(self.core.state, Rx::Closed | Rx::Failed(_)) {
             return;
         }
-        if self.rx_pos == self.rx.len() {
-            self.rx.clear();
-            self.rx_pos = 0;
-        } else if self.rx_pos > 0 && self.rx.len() + data.len() > self.rx.capacity() {
-            self.rx.drain(..self.rx_pos);
-            self.rx_pos = 0;
+        self.rx.extend(data);
+    }
+
+    /// Spare room of at least `min` bytes to read received bytes into
+    /// directly (no copy); follow with [`ClientSession::commit_received`].
+    pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
+        self.rx.spare(min)
+    }
+
+    /// Takes the first `n` bytes of the last [`ClientSession::receive_buffer`]
+    /// as received (`n` is clamped to its length). Ignored once closed.
+    pub fn commit_received(&mut self, n: usize) {
+        if !matches!(self.core.state, Rx::Closed | Rx::Failed(_)) {
+            self.rx.commit(n);
         }
-        self.rx.extend_from_slice(data);
     }
 
     /// Tells the session that the server will send nothing more.
@@ -237,7 +242,7 @@ impl ClientSession {
                         self.core.state = Rx::Line;
                         return Ok(Some(ClientEvent::PayloadEnd));
                     }
-                    let avail = self.rx.len() - self.rx_pos;
+                    let avail = self.rx.cur.len();
                     if avail == 0 {
                         return match self.core.eof {
                             true => Err(self.core.fail(ClientError::UnexpectedEof)),
@@ -246,13 +251,19 @@ impl ClientSession {
                     }
                     let n = avail.min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                     *remaining -= n as u64;
-                    let start = self.rx_pos;
-                    self.rx_pos += n;
-                    return Ok(Some(ClientEvent::PayloadData(&self.rx[start..start + n])));
+                    let start = self.rx.cur.start;
+                    self.rx.cur.consume(n);
+                    return Ok(Some(ClientEvent::PayloadData(
+                        &self.rx.bytes[start..start + n],
+                    )));
                 }
                 Rx::Line | Rx::List { .. } => {}
             }
-            let (content_end, consumed) = match self.core.framer.next(&self.rx[self.rx_pos..]) {
+            let (content_end, consumed) = match self
+                .core
+                .framer
+                .next(&self.rx.bytes[self.rx.cur.start..self.rx.cur.end])
+            {
                 Frame::Line {
                     content_end,
                     consumed,
@@ -267,16 +278,16 @@ impl ClientSession {
                     if !self.core.eof {
                         return Ok(None);
                     }
-                    if matches!(self.core.state, Rx::Line) && self.rx_pos == self.rx.len() {
+                    if matches!(self.core.state, Rx::Line) && self.rx.cur.len() == 0 {
                         self.core.state = Rx::Closed;
                         continue;
                     }
                     return Err(self.core.fail(ClientError::UnexpectedEof));
                 }
             };
-            let start = self.rx_pos;
-            self.rx_pos += consumed;
-            let Ok(line) = std::str::from_utf8(&self.rx[start..start + content_end]) else {
+            let start = self.rx.cur.start;
+            self.rx.cur.consume(consumed);
+            let Ok(line) = std::str::from_utf8(&self.rx.bytes[start..start + content_end]) else {
                 return Err(self.core.fail(ReplyError::InvalidUtf8.into()));
             };
             if let Rx::List { remaining, body } = &mut self.core.state {

@@ -59,6 +59,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod buffer;
 pub mod client;
 pub mod codes;
 pub mod decode;

@@ -54,6 +54,7 @@
 //! | `SendingPayload` | last payload byte sent | `Idle` |
 //! | any | end of input, nothing left to answer | `Closed` (event `PayloadAborted` first if mid-upload; event `Closed`) |
 
+use crate::buffer::RecvBuf;
 use crate::error::{RequestError, SendError};
 use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
 use crate::parse;
@@ -147,10 +148,9 @@ enum State {
 /// documentation](self).
 #[derive(Debug)]
 pub struct ServerSession {
-    /// Received bytes; `rx[rx_pos..]` is not yet processed. Events borrow
-    /// from here, so it is kept apart from the state `core` mutates.
-    rx: Vec<u8>,
-    rx_pos: usize,
+    /// Received bytes not yet processed. Events borrow from here, so it is
+    /// kept apart from the state `core` mutates.
+    rx: RecvBuf,
     /// Arguments collected in a dialogue; a completed dialogue's request
     /// borrows from here.
     dialogue: Vec<String>,
@@ -181,8 +181,7 @@ impl ServerSession {
     /// client speaks first.
     pub fn new(config: ServerConfig) -> Self {
         ServerSession {
-            rx: Vec::new(),
-            rx_pos: 0,
+            rx: RecvBuf::default(),
             dialogue: Vec::new(),
             core: Core {
                 config,
@@ -204,14 +203,31 @@ impl ServerSession {
         if matches!(self.core.state, State::Closed) {
             return;
         }
-        if self.rx_pos == self.rx.len() {
-            self.rx.clear();
-            self.rx_pos = 0;
-        } else if self.rx_pos > 0 && self.rx.len() + data.len() > self.rx.capacity() {
-            self.rx.drain(..self.rx_pos);
-            self.rx_pos = 0;
+        self.rx.extend(data);
+    }
+
+    /// Spare room of at least `min` bytes to read received bytes into
+    /// directly (no copy); follow with [`ServerSession::commit_received`].
+    ///
+    /// ```
+    /// # use bucket_proto::ServerSession;
+    /// # use std::io::Read;
+    /// # let mut socket: &[u8] = b"HELLO\n";
+    /// let mut session = ServerSession::default();
+    /// let n = socket.read(session.receive_buffer(64 * 1024)).unwrap();
+    /// session.commit_received(n);
+    /// assert!(session.poll_event().is_some());
+    /// ```
+    pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
+        self.rx.spare(min)
+    }
+
+    /// Takes the first `n` bytes of the last [`ServerSession::receive_buffer`]
+    /// as received (`n` is clamped to its length). Ignored once closed.
+    pub fn commit_received(&mut self, n: usize) {
+        if !matches!(self.core.state, State::Closed) {
+            self.rx.commit(n);
         }
-        self.rx.extend_from_slice(data);
     }
 
     /// Tells the session that the peer will send nothing more. Complete
@@ -226,7 +242,7 @@ impl ServerSession {
     /// (it then waits for a reply), so a client cannot make it buffer without
     /// bound.
     pub fn buffered(&self) -> usize {
-        self.rx.len() - self.rx_pos
+        self.rx.len()
     }
 
     // ---- events -------------------------------------------------------
@@ -244,7 +260,7 @@ impl ServerSession {
                         self.core.state = State::AwaitingReply { verb: Verb::Upload };
                         return Some(ServerEvent::PayloadEnd);
                     }
-                    let avail = self.rx.len() - self.rx_pos;
+                    let avail = self.rx.cur.len();
                     if avail == 0 {
                         if self.core.eof {
                             self.core.state = State::Closed;
@@ -253,12 +269,12 @@ impl ServerSession {
                         return None;
                     }
                     let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    let start = self.rx_pos;
-                    self.rx_pos += n;
+                    let start = self.rx.cur.start;
+                    self.rx.cur.consume(n);
                     self.core.state = State::ReceivingPayload {
                         remaining: remaining - n as u64,
                     };
-                    return Some(ServerEvent::PayloadData(&self.rx[start..start + n]));
+                    return Some(ServerEvent::PayloadData(&self.rx.bytes[start..start + n]));
                 }
                 State::DiscardingPayload { remaining } => {
                     if remaining == 0 {
@@ -266,7 +282,7 @@ impl ServerSession {
                         self.core.state = State::Idle;
                         continue;
                     }
-                    let avail = self.rx.len() - self.rx_pos;
+                    let avail = self.rx.cur.len();
                     if avail == 0 {
                         if self.core.eof {
                             self.core.state = State::Closed;
@@ -275,39 +291,43 @@ impl ServerSession {
                         return None;
                     }
                     let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
-                    self.rx_pos += n;
+                    self.rx.cur.consume(n);
                     self.core.state = State::DiscardingPayload {
                         remaining: remaining - n as u64,
                     };
                 }
                 State::Idle | State::Dialogue { .. } => {
-                    let (content_end, consumed) =
-                        match self.core.framer.next(&self.rx[self.rx_pos..]) {
-                            Frame::Line {
-                                content_end,
-                                consumed,
-                            } => (content_end, consumed),
-                            Frame::Discarded { consumed } => {
-                                self.rx_pos += consumed;
+                    let (content_end, consumed) = match self
+                        .core
+                        .framer
+                        .next(&self.rx.bytes[self.rx.cur.start..self.rx.cur.end])
+                    {
+                        Frame::Line {
+                            content_end,
+                            consumed,
+                        } => (content_end, consumed),
+                        Frame::Discarded { consumed } => {
+                            self.rx.cur.consume(consumed);
+                            continue;
+                        }
+                        Frame::TooLong { consumed } => {
+                            self.rx.cur.consume(consumed);
+                            let error = RequestError::LineTooLong { max: MAX_LINE_LEN };
+                            return Some(self.core.reject(error, None));
+                        }
+                        Frame::Incomplete => {
+                            if self.core.eof {
+                                // An unterminated last line is not a request.
+                                self.core.state = State::Closed;
                                 continue;
                             }
-                            Frame::TooLong { consumed } => {
-                                self.rx_pos += consumed;
-                                let error = RequestError::LineTooLong { max: MAX_LINE_LEN };
-                                return Some(self.core.reject(error, None));
-                            }
-                            Frame::Incomplete => {
-                                if self.core.eof {
-                                    // An unterminated last line is not a request.
-                                    self.core.state = State::Closed;
-                                    continue;
-                                }
-                                return None;
-                            }
-                        };
-                    let start = self.rx_pos;
-                    self.rx_pos += consumed;
-                    let Ok(line) = std::str::from_utf8(&self.rx[start..start + content_end]) else {
+                            return None;
+                        }
+                    };
+                    let start = self.rx.cur.start;
+                    self.rx.cur.consume(consumed);
+                    let Ok(line) = std::str::from_utf8(&self.rx.bytes[start..start + content_end])
+                    else {
                         return Some(self.core.reject(RequestError::InvalidUtf8, None));
                     };
                     let request = if let State::Dialogue { verb } = self.core.state {

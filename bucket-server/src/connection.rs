@@ -13,8 +13,11 @@ use bucket_store::{Store, StoreError, Upload};
 
 use crate::Config;
 
-/// Size of the receive buffer: large reads keep upload syscalls few.
-const READ_BUF: usize = 256 * 1024;
+/// Largest read: large reads keep upload syscalls few.
+const MAX_READ: usize = 256 * 1024;
+/// First read size: an idle or chatty connection stays small, and the size
+/// doubles each time a read fills it, up to [`MAX_READ`].
+const MIN_READ: usize = 8 * 1024;
 /// How often a connection blocked in `read` looks at the shutdown flag.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -120,7 +123,7 @@ impl<S: Store> Connection<'_, S> {
         self.stream
             .set_write_timeout(Some(self.config.idle_timeout))?;
         self.stream.set_read_timeout(Some(TICK))?;
-        let mut buf = vec![0u8; READ_BUF];
+        let mut read_size = MIN_READ;
         let mut last_input = Instant::now();
         let mut line_started: Option<Instant> = None;
         loop {
@@ -152,7 +155,8 @@ impl<S: Store> Connection<'_, S> {
             } else {
                 None
             };
-            let n = match self.stream.read(&mut buf) {
+            // Read straight into the session's buffer: no copy.
+            let n = match self.stream.read(self.session.receive_buffer(read_size)) {
                 Ok(n) => n,
                 Err(e)
                     if matches!(
@@ -183,7 +187,10 @@ impl<S: Store> Connection<'_, S> {
             if n == 0 {
                 self.session.receive_eof();
             } else {
-                self.session.receive(&buf[..n]);
+                self.session.commit_received(n);
+                if n >= read_size {
+                    read_size = (read_size * 2).min(MAX_READ);
+                }
             }
         }
     }
