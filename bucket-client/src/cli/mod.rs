@@ -1,0 +1,310 @@
+//! The pieces of the `bucket-client` binary: where to connect ([`Target`]),
+//! what to print ([`Output`]), local files ([`Source`], [`Destination`]), the
+//! operations ([`ops`]) and the interactive shell ([`shell`]).
+
+pub mod ops;
+pub mod shell;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bucket_client::{BucketName, Client, Error, FileName, NameError, Verb};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Everything the binary reports as `error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// An operation failed (a refusal shows the reply: `701 FUBF …`).
+    #[error(transparent)]
+    Client(#[from] Error),
+    /// The server could not be reached.
+    #[error("cannot connect to {target}: {}", bare(source))]
+    Connect {
+        /// `host:port`.
+        target: String,
+        /// Why.
+        source: Error,
+    },
+    /// A local file could not be used.
+    #[error("{what}: {source}")]
+    Local {
+        /// What was being done, naming the path.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A name typed by the user breaks PROTOCOL.md § Names.
+    #[error("bad {what} {text:?}: {source}")]
+    Name {
+        /// `bucket name` or `file name`.
+        what: &'static str,
+        /// The refused text.
+        text: String,
+        /// The rule it breaks.
+        source: NameError,
+    },
+    /// Anything else the user got wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The user gave an empty answer to a question that has no default.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// An error without the `network: ` prefix (the context says it already).
+fn bare(error: &Error) -> String {
+    match error {
+        Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl CliError {
+    fn local(what: impl Into<String>) -> impl FnOnce(io::Error) -> CliError {
+        let what = what.into();
+        move |source| CliError::Local { what, source }
+    }
+}
+
+/// A bucket name typed by the user.
+pub fn bucket_name(text: &str) -> Result<BucketName<'static>, CliError> {
+    BucketName::new(text.to_owned()).map_err(|source| CliError::Name {
+        what: "bucket name",
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// A file name typed by the user.
+pub fn file_name(text: &str) -> Result<FileName<'static>, CliError> {
+    FileName::new(text.to_owned()).map_err(|source| CliError::Name {
+        what: "file name",
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// A verb or alias typed by the user, any case.
+pub fn parse_verb(text: &str) -> Result<Verb, CliError> {
+    Verb::from_token(text.as_bytes())
+        .ok_or_else(|| CliError::Usage(format!("unknown command {text:?} (try HELP)")))
+}
+
+/// The server to talk to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    host: String,
+    port: u16,
+    timeout: Option<Duration>,
+}
+
+impl Target {
+    /// `timeout_secs` 0 means no limit.
+    pub fn new(host: String, port: u16, timeout_secs: u64) -> Self {
+        let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+        Target {
+            host,
+            port,
+            timeout,
+        }
+    }
+
+    /// A new connection.
+    pub fn connect(&self) -> Result<Client, CliError> {
+        let addr = (self.host.as_str(), self.port);
+        let result = match self.timeout {
+            Some(timeout) => Client::connect_timeout(addr, timeout),
+            None => Client::connect(addr),
+        };
+        result.map_err(|source| CliError::Connect {
+            target: self.to_string(),
+            source,
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Where results and errors go, and how they look.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Draw progress bars (stderr is a terminal).
+    pub progress: bool,
+    /// Lists for people (aligned columns, `(no files)`) rather than for
+    /// scripts (bare names, tab-separated fields).
+    pub human: bool,
+}
+
+impl Output {
+    /// Script output; progress bars when `progress`.
+    pub fn new(progress: bool) -> Self {
+        Output {
+            progress,
+            human: false,
+        }
+    }
+
+    /// One line on stdout. A closed stdout (`| head`) is not an error here.
+    pub fn line(&self, text: impl fmt::Display) {
+        let _ = writeln!(io::stdout().lock(), "{text}");
+    }
+
+    /// One `error: …` line on stderr.
+    pub fn error(&self, error: &CliError) {
+        let _ = writeln!(io::stderr().lock(), "error: {error}");
+    }
+
+    /// One note on stderr (not a result).
+    pub fn note(&self, text: impl fmt::Display) {
+        let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+}
+
+/// A progress bar on stderr for one transfer, or nothing when stderr is not
+/// a terminal. Cleared when dropped.
+pub struct Bar {
+    enabled: bool,
+    label: String,
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    /// A bar labelled `label`, drawn only when `enabled`.
+    pub fn new(enabled: bool, label: impl Into<String>) -> Self {
+        Bar {
+            enabled,
+            label: label.into(),
+            bar: None,
+        }
+    }
+}
+
+impl bucket_client::Progress for Bar {
+    fn start(&mut self, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(self.label.clone());
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// An opened upload source: a file of known length.
+#[derive(Debug)]
+pub struct Source {
+    /// Positioned at the start.
+    pub file: File,
+    /// Bytes to send.
+    pub len: u64,
+    /// For messages: the local path, or `-`.
+    pub label: String,
+}
+
+impl Source {
+    /// Opens the regular file at `path`.
+    pub fn open(path: &Path) -> Result<Source, CliError> {
+        let shown = path.display().to_string();
+        let file = File::open(path).map_err(CliError::local(format!("cannot open {shown}")))?;
+        let meta = file
+            .metadata()
+            .map_err(CliError::local(format!("cannot read {shown}")))?;
+        if meta.is_dir() {
+            return Err(CliError::Usage(format!("{shown} is a folder, not a file")));
+        }
+        Ok(Source {
+            file,
+            len: meta.len(),
+            label: shown,
+        })
+    }
+
+    /// Spools standard input to an anonymous temporary file, since an
+    /// upload's size must be sent before its bytes.
+    pub fn stdin() -> Result<Source, CliError> {
+        let spool = "cannot spool standard input to a temporary file";
+        let mut file = tempfile::tempfile().map_err(CliError::local(spool))?;
+        io::copy(&mut io::stdin().lock(), &mut file).map_err(CliError::local(spool))?;
+        let len = file.stream_position().map_err(CliError::local(spool))?;
+        file.rewind().map_err(CliError::local(spool))?;
+        Ok(Source {
+            file,
+            len,
+            label: "-".to_owned(),
+        })
+    }
+}
+
+/// The file name a local path gets in a bucket by default: its last
+/// component.
+pub fn default_name(path: &Path) -> Result<FileName<'static>, CliError> {
+    let text = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{} has no usable file name; give the name in the bucket",
+            path.display()
+        ))
+    })?;
+    file_name(text)
+}
+
+/// Where a download goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Standard output.
+    Stdout,
+    /// This file, replaced atomically once the download is complete.
+    File(PathBuf),
+}
+
+impl Destination {
+    /// `local` as given: `None` is `name` in the current folder, `-` is
+    /// stdout, an existing folder gets `name` inside it.
+    pub fn new(local: Option<&Path>, name: &FileName<'_>) -> Self {
+        match local {
+            None => Destination::File(PathBuf::from(name.as_str())),
+            Some(p) if p.as_os_str() == "-" => Destination::Stdout,
+            Some(p) if p.is_dir() => Destination::File(p.join(name.as_str())),
+            Some(p) => Destination::File(p.to_path_buf()),
+        }
+    }
+}
+
+/// Expands a leading `~/` to the home folder (typed paths in the shell).
+pub fn expand_home(path: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
+    match path.strip_prefix("~/").map(|rest| (rest, home())) {
+        Some((rest, Some(home))) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}

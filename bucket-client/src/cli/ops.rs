@@ -1,0 +1,229 @@
+//! The operations, shared by the subcommands and the shell: each runs one
+//! request on a connected [`Client`] and prints its result.
+
+use std::io::{self, BufWriter};
+use std::path::Path;
+
+use bucket_client::{BUFFER_SIZE, BucketName, Client, FileName, PROTOCOL_VERSION, ReplyCode, Verb};
+
+use super::{Bar, CliError, Destination, Output, Source};
+
+/// `code mnemonic meaning`, e.g. `300 BCS bucket created`.
+fn done(code: ReplyCode) -> String {
+    format!("{code} {}", code.meaning())
+}
+
+/// `HELLO`.
+pub fn hello(client: &mut Client, out: &mut Output) -> Result<(), CliError> {
+    let server = client.hello()?;
+    let head = format!("{} {PROTOCOL_VERSION}", ReplyCode::Ok);
+    match server.is_empty() {
+        true => out.line(head),
+        false => out.line(format_args!("{head} {server}")),
+    }
+    Ok(())
+}
+
+/// `CODES`.
+pub fn codes(client: &mut Client, out: &mut Output) -> Result<(), CliError> {
+    for line in client.codes()? {
+        out.line(line);
+    }
+    Ok(())
+}
+
+/// `HELP [verb]`; `shell` adds how the shell's UPLOAD and DOWNLOAD differ
+/// from the wire's.
+pub fn help(
+    client: &mut Client,
+    topic: Option<Verb>,
+    out: &mut Output,
+    shell: bool,
+) -> Result<(), CliError> {
+    for line in client.help(topic)? {
+        out.line(line);
+    }
+    if shell {
+        out.line("");
+        out.line("In this shell (arguments may be quoted; missing ones are asked for):");
+        for verb in [Verb::Upload, Verb::Download, Verb::DeleteFile] {
+            if topic.is_none() || topic == Some(verb) {
+                out.line(format_args!("  {}", super::shell::usage(verb)));
+            }
+        }
+        if topic.is_none() {
+            out.line("  QUIT or EXIT (or Ctrl-D) ends the shell.");
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE_B bucket`.
+pub fn create_bucket(
+    client: &mut Client,
+    bucket: &BucketName<'_>,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    client.create_bucket(bucket)?;
+    out.line(done(ReplyCode::BucketCreated));
+    Ok(())
+}
+
+/// `LIST_B`: one name per line (`(no buckets)` for people when empty).
+pub fn list_buckets(client: &mut Client, out: &mut Output) -> Result<(), CliError> {
+    let buckets = client.list_buckets()?;
+    if buckets.is_empty() && out.human {
+        out.line("(no buckets)");
+    }
+    for bucket in buckets {
+        out.line(bucket);
+    }
+    Ok(())
+}
+
+/// `DELETE_B bucket`.
+pub fn delete_bucket(
+    client: &mut Client,
+    bucket: &BucketName<'_>,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    client.delete_bucket(bucket)?;
+    out.line(done(ReplyCode::BucketDeleted));
+    Ok(())
+}
+
+/// `UPLOAD bucket name size` with `source`'s bytes.
+pub fn upload(
+    client: &mut Client,
+    bucket: &BucketName<'_>,
+    name: &FileName<'_>,
+    source: Source,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let Source { file, len, label } = source;
+    let mut bar = Bar::new(out.progress, format!("{label} -> {bucket}/{name}"));
+    let reader = io::BufReader::with_capacity(BUFFER_SIZE, file);
+    client.upload_with_progress(bucket, name, reader, len, &mut bar)?;
+    drop(bar);
+    out.line(format_args!(
+        "{} ({})",
+        done(ReplyCode::FileUploaded),
+        bytes(len)
+    ));
+    Ok(())
+}
+
+/// `LIST_F [bucket]`: for people `bucket  name  N bytes` in aligned
+/// columns, for scripts `bucket<TAB>name<TAB>N`.
+pub fn list_files(
+    client: &mut Client,
+    bucket: Option<&BucketName<'_>>,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let files = client.list_files(bucket)?;
+    if !out.human {
+        for f in files {
+            out.line(format_args!("{}\t{}\t{}", f.bucket, f.name, f.size));
+        }
+        return Ok(());
+    }
+    if files.is_empty() {
+        out.line("(no files)");
+    }
+    let wb = files
+        .iter()
+        .map(|f| f.bucket.chars().count())
+        .max()
+        .unwrap_or(0);
+    let wn = files
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for f in files {
+        let (b, n) = (f.bucket.as_str(), f.name.as_str());
+        out.line(format_args!("{b:<wb$}  {n:<wn$}  {}", bytes(f.size)));
+    }
+    Ok(())
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// `DOWNLOAD bucket name` into `dest`. A file destination is written to a
+/// temporary file beside it and renamed over it only once complete.
+pub fn download(
+    client: &mut Client,
+    bucket: &BucketName<'_>,
+    name: &FileName<'_>,
+    dest: &Destination,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let label = format!("{bucket}/{name}");
+    match dest {
+        Destination::Stdout => {
+            let mut bar = Bar::new(out.progress, label);
+            let stdout = io::stdout().lock();
+            let writer = BufWriter::with_capacity(BUFFER_SIZE, stdout);
+            client.download_with_progress(bucket, name, writer, &mut bar)?;
+            Ok(())
+        }
+        Destination::File(path) => {
+            let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
+            let shown = path.display().to_string();
+            let mut part = temp_beside(path).map_err(CliError::local(format!(
+                "cannot create a file beside {shown}"
+            )))?;
+            let size = {
+                let writer = BufWriter::with_capacity(BUFFER_SIZE, part.as_file_mut());
+                client.download_with_progress(bucket, name, writer, &mut bar)?
+            };
+            part.as_file()
+                .sync_all()
+                .map_err(CliError::local(format!("cannot write {shown}")))?;
+            part.persist(path)
+                .map_err(|e| e.error)
+                .map_err(CliError::local(format!("cannot save {shown}")))?;
+            drop(bar);
+            out.line(format_args!(
+                "{} downloaded {} to {shown}",
+                ReplyCode::Download,
+                bytes(size)
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// A temporary file in `path`'s folder, readable as a downloaded file
+/// should be once renamed (mode 0666 less the umask on Unix).
+fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".bucket-client-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// `DELETE_F bucket name`.
+pub fn delete_file(
+    client: &mut Client,
+    bucket: &BucketName<'_>,
+    name: &FileName<'_>,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    client.delete_file(bucket, name)?;
+    out.line(done(ReplyCode::FileDeleted));
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! The interactive shell: prompt `c> `, every BKT/1 verb and alias (any
+//! case), arguments inline (shell-quoted) or asked for one by one.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bucket_client::{Client, Error, Verb};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use super::{
+    CliError, Destination, Output, Source, Target, bucket_name, default_name, expand_home,
+    file_name, ops, parse_verb,
+};
+
+const PROMPT: &str = "c> ";
+
+/// How the shell takes `verb`'s arguments, e.g.
+/// `UPLOAD <local-path> <bucket> [name]`.
+pub fn usage(verb: Verb) -> String {
+    let args = match verb {
+        Verb::Help => "[verb]",
+        Verb::CreateBucket | Verb::DeleteBucket => "<bucket>",
+        Verb::ListFiles => "[bucket]",
+        Verb::Upload => "<local-path> <bucket> [name, default: the local file's name]",
+        Verb::Download => "<bucket> <name> [local-path, default: ./name]",
+        Verb::DeleteFile => "<bucket> <name>",
+        Verb::Hello | Verb::Codes | Verb::Quit | Verb::ListBuckets => "",
+    };
+    format!("{} {args}", verb.as_str()).trim_end().to_owned()
+}
+
+/// Most arguments the shell takes for `verb` (local paths included).
+fn max_args(verb: Verb) -> usize {
+    match verb {
+        Verb::Upload | Verb::Download => 3,
+        other => other.max_args(),
+    }
+}
+
+/// Runs the shell until `QUIT`, `EXIT` or end of input.
+pub fn run(target: &Target) -> ExitCode {
+    let out = Output {
+        progress: std::io::stderr().is_terminal(),
+        human: true,
+    };
+    let client = match target.connect() {
+        Ok(client) => client,
+        Err(error) => {
+            out.error(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor = match Editor::<ShellHelper, DefaultHistory>::with_config(config) {
+        Ok(editor) => editor,
+        Err(error) => {
+            out.error(&CliError::Usage(format!(
+                "cannot start line editing: {error}"
+            )));
+            return ExitCode::FAILURE;
+        }
+    };
+    editor.set_helper(Some(ShellHelper::default()));
+    let history = std::io::stdin().is_terminal().then(history_path).flatten();
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let mut shell = Shell {
+        target,
+        client: Some(client),
+        editor,
+        out,
+    };
+    loop {
+        let line = match shell.editor.readline(PROMPT) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => {
+                shell.quit(true);
+                break;
+            }
+            Err(error) => {
+                out.error(&CliError::Usage(format!("reading input: {error}")));
+                shell.quit(true);
+                break;
+            }
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let _ = shell.editor.add_history_entry(line);
+        if let Flow::Quit = shell.execute(line) {
+            break;
+        }
+    }
+    if let Some(path) = &history {
+        let _ = shell.editor.save_history(path);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `~/.bucket_history`.
+fn history_path() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"))?;
+    Some(PathBuf::from(home).join(".bucket_history"))
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+struct Shell<'t> {
+    target: &'t Target,
+    /// `None` after a `QUIT` failed or before a reconnection.
+    client: Option<Client>,
+    editor: Editor<ShellHelper, DefaultHistory>,
+    out: Output,
+}
+
+impl Shell<'_> {
+    /// Runs one typed line; errors are printed as one line.
+    fn execute(&mut self, line: &str) -> Flow {
+        let Some(words) = shlex::split(line) else {
+            self.out.error(&CliError::Usage(
+                "unbalanced quotes or trailing \\".to_owned(),
+            ));
+            return Flow::Continue;
+        };
+        let Some((first, args)) = words.split_first() else {
+            return Flow::Continue;
+        };
+        let result = parse_verb(first).and_then(|verb| self.run_verb(verb, args));
+        match result {
+            Ok(flow) => flow,
+            Err(error) => {
+                self.out.error(&error);
+                Flow::Continue
+            }
+        }
+    }
+
+    fn run_verb(&mut self, verb: Verb, args: &[String]) -> Result<Flow, CliError> {
+        if args.len() > max_args(verb) {
+            return Err(CliError::Usage(format!(
+                "too many arguments; usage: {}",
+                usage(verb)
+            )));
+        }
+        let mut out = self.out;
+        match verb {
+            Verb::Quit => {
+                self.quit(false);
+                return Ok(Flow::Quit);
+            }
+            Verb::Hello => ops::hello(self.client()?, &mut out)?,
+            Verb::Codes => ops::codes(self.client()?, &mut out)?,
+            Verb::Help => {
+                let topic = args.first().map(|t| parse_verb(t)).transpose()?;
+                ops::help(self.client()?, topic, &mut out, true)?;
+            }
+            Verb::CreateBucket => {
+                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                ops::create_bucket(self.client()?, &bucket, &mut out)?;
+            }
+            Verb::ListBuckets => ops::list_buckets(self.client()?, &mut out)?,
+            Verb::DeleteBucket => {
+                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                ops::delete_bucket(self.client()?, &bucket, &mut out)?;
+            }
+            Verb::Upload => {
+                let local = expand_home(&self.arg(args, 0, "local path", None)?);
+                // Open it now: a typo in the path shows before more questions.
+                let source = Source::open(&local)?;
+                let default = default_name(&local).ok();
+                let bucket = bucket_name(&self.arg(args, 1, "bucket", None)?)?;
+                let name = file_name(&self.arg(args, 2, "name", default.as_deref())?)?;
+                ops::upload(self.client()?, &bucket, &name, source, &mut out)?;
+            }
+            Verb::ListFiles => {
+                let bucket = args.first().map(|b| bucket_name(b)).transpose()?;
+                ops::list_files(self.client()?, bucket.as_ref(), &mut out)?;
+            }
+            Verb::Download => {
+                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                let name = file_name(&self.arg(args, 1, "name", None)?)?;
+                let default = format!("./{name}");
+                let local = expand_home(&self.arg(args, 2, "save to", Some(&default))?);
+                let dest = Destination::new(Some(&local), &name);
+                ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
+            }
+            Verb::DeleteFile => {
+                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                let name = file_name(&self.arg(args, 1, "name", None)?)?;
+                ops::delete_file(self.client()?, &bucket, &name, &mut out)?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Argument `index` as typed inline, or else asked for with `label`
+    /// (`label [default]: ` when there is a default). An empty answer takes
+    /// the default, or cancels the command when there is none.
+    fn arg(
+        &mut self,
+        args: &[String],
+        index: usize,
+        label: &str,
+        default: Option<&str>,
+    ) -> Result<String, CliError> {
+        if let Some(arg) = args.get(index) {
+            return Ok(arg.clone());
+        }
+        let prompt = match default {
+            Some(default) => format!("{label} [{default}]: "),
+            None => format!("{label}: "),
+        };
+        let answer = match self.editor.readline(&prompt) {
+            Ok(answer) => answer,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
+                return Err(CliError::Cancelled);
+            }
+            Err(error) => return Err(CliError::Usage(format!("reading input: {error}"))),
+        };
+        let answer = unquote(answer.trim());
+        match (answer.is_empty(), default) {
+            (false, _) => Ok(answer),
+            (true, Some(default)) => Ok(default.to_owned()),
+            (true, None) => Err(CliError::Cancelled),
+        }
+    }
+
+    /// The connection, reconnecting when the last one broke or the server
+    /// closed it (idle time-out).
+    fn client(&mut self) -> Result<&mut Client, CliError> {
+        let usable = self.client.as_ref().is_some_and(Client::is_open);
+        if !usable {
+            let had = self.client.take().is_some();
+            let client = self.target.connect()?;
+            if had {
+                self.out.note(format_args!(
+                    "(connection lost; reconnected to {})",
+                    self.target
+                ));
+            }
+            self.client = Some(client);
+        }
+        self.client.as_mut().ok_or(CliError::Client(Error::Closed))
+    }
+
+    /// Sends `QUIT` if connected; prints `200 BYE` unless `quiet`.
+    fn quit(&mut self, quiet: bool) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if !client.is_open() {
+            return;
+        }
+        match client.quit() {
+            Ok(()) if !quiet => self
+                .out
+                .line(format_args!("{}", bucket_client::ReplyCode::Bye)),
+            Err(error) if !quiet => self.out.error(&error.into()),
+            _ => {}
+        }
+    }
+}
+
+/// An answer typed at a prompt, with one pair of surrounding quotes removed
+/// (`"cat 1.png"` → `cat 1.png`); anything else as typed.
+fn unquote(answer: &str) -> String {
+    let quoted = answer.len() >= 2
+        && ((answer.starts_with('"') && answer.ends_with('"'))
+            || (answer.starts_with('\'') && answer.ends_with('\'')));
+    if quoted {
+        if let Some(mut words) = shlex::split(answer) {
+            if words.len() == 1 {
+                return words.remove(0);
+            }
+        }
+    }
+    answer.to_owned()
+}
+
+/// Tab completion: verbs for the first word, local paths after it.
+#[derive(Default)]
+struct ShellHelper {
+    files: FilenameCompleter,
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        if before.contains(char::is_whitespace) {
+            return self.files.complete(line, pos, ctx);
+        }
+        let lower = before.chars().next().is_some_and(char::is_lowercase);
+        let mut names: Vec<String> = Verb::ALL
+            .iter()
+            .flat_map(|v| std::iter::once(v.as_str()).chain(v.aliases().iter().copied()))
+            .filter(|n| n.len() >= before.len() && n[..before.len()].eq_ignore_ascii_case(before))
+            .map(|n| match lower {
+                true => n.to_ascii_lowercase(),
+                false => n.to_owned(),
+            })
+            .collect();
+        names.sort();
+        let pairs = names
+            .into_iter()
+            .map(|n| Pair {
+                display: n.clone(),
+                replacement: format!("{n} "),
+            })
+            .collect();
+        Ok((0, pairs))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ShellHelper {}
+
+impl Validator for ShellHelper {}
+
+impl Helper for ShellHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquote_strips_one_pair() {
+        assert_eq!(unquote("\"cat 1.png\""), "cat 1.png");
+        assert_eq!(unquote("'a b'"), "a b");
+        assert_eq!(unquote("plain name"), "plain name");
+        assert_eq!(unquote("\"a\" \"b\""), "\"a\" \"b\"");
+        assert_eq!(unquote("\""), "\"");
+    }
+
+    #[test]
+    fn usage_lines() {
+        assert_eq!(usage(Verb::ListBuckets), "LIST_B");
+        assert_eq!(usage(Verb::DeleteFile), "DELETE_F <bucket> <name>");
+        assert!(usage(Verb::Upload).starts_with("UPLOAD <local-path> <bucket> [name"));
+        assert_eq!(max_args(Verb::Download), 3);
+        assert_eq!(max_args(Verb::ListFiles), 1);
+    }
+}

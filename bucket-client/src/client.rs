@@ -1,0 +1,691 @@
+//! [`Client`]: one blocking BKT/1 connection over a [`TcpStream`], and the
+//! [`Progress`] hook for transfers.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use bucket_proto::{
+    BucketName, ClientEvent, ClientSession, FileEntry, FileName, Reply, ReplyCode, Request, Verb,
+};
+
+use crate::error::{Error, Result};
+
+/// Size in bytes of the client's socket read buffer and of the chunks an
+/// upload is read and sent in: 256 KiB.
+pub const BUFFER_SIZE: usize = 256 * 1024;
+
+/// How long a client waits for the server's explanation after a write to the
+/// socket failed (the server may have refused an upload and closed).
+const SALVAGE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Receives the progress of an upload or a download, e.g. to drive a
+/// progress bar. Both methods do nothing by default.
+///
+/// Implemented for `()` (no progress) and for every `FnMut(u64)` closure,
+/// which is called as [`Progress::advance`].
+pub trait Progress {
+    /// Called once per transfer, before any payload byte moves, with the
+    /// payload's total size in bytes (for a download: the size announced in
+    /// `900 FDBS size`).
+    fn start(&mut self, total: u64) {
+        let _ = total;
+    }
+
+    /// Called after each chunk with the number of payload bytes moved so far
+    /// (sent to the server, or written to the destination).
+    fn advance(&mut self, done: u64) {
+        let _ = done;
+    }
+}
+
+impl Progress for () {}
+
+impl<F: FnMut(u64)> Progress for F {
+    fn advance(&mut self, done: u64) {
+        self(done);
+    }
+}
+
+/// One blocking BKT/1 connection to a bucket server.
+///
+/// Each method sends one request, waits for its final reply and returns it
+/// decoded. Failure replies come back as [`Error::Refused`] and leave the
+/// connection usable; errors for which [`Error::breaks_connection`] holds
+/// close it, and every later call then returns [`Error::Closed`].
+///
+/// Transfers stream: [`Client::upload`] sends from a [`Read`] in chunks of
+/// [`BUFFER_SIZE`] bytes, [`Client::download`] writes each received piece to
+/// a [`Write`]; neither holds the whole file in memory.
+///
+/// Dropping a `Client` closes the connection without sending `QUIT`.
+///
+/// ```no_run
+/// use bucket_client::{BucketName, Client, FileName};
+///
+/// let mut client = Client::connect("127.0.0.1:4567")?;
+/// let bucket = BucketName::new("photos")?;
+/// let name = FileName::new("cat.txt")?;
+/// client.create_bucket(&bucket)?;
+/// client.upload(&bucket, &name, &b"meow"[..], 4)?;
+/// let mut copy = Vec::new();
+/// assert_eq!(client.download(&bucket, &name, &mut copy)?, 4);
+/// client.quit()?;
+/// # Ok::<(), bucket_client::Error>(())
+/// ```
+pub struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: ClientSession,
+    /// Socket reads land here; uploads borrow it for their chunks.
+    buf: Vec<u8>,
+    /// Encoded request bytes on their way to the socket.
+    out: Vec<u8>,
+    closed: bool,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.peer)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to a bucket server at `addr` (tried in the order it
+    /// resolves), with no time limits.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when resolving or connecting fails.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Client> {
+        let stream = TcpStream::connect(addr).map_err(Error::Io)?;
+        Client::from_stream(stream)
+    }
+
+    /// Connects to a bucket server at `addr`, giving each resolved address
+    /// `timeout` to accept, and sets `timeout` as the limit of every later
+    /// socket read or write ([`Client::set_timeout`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when resolving fails or no address accepts in time (the
+    /// last address's error).
+    pub fn connect_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> Result<Client> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs().map_err(Error::Io)? {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(stream) => {
+                    let client = Client::from_stream(stream)?;
+                    client.set_timeout(Some(timeout))?;
+                    return Ok(client);
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(Error::Io(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        })))
+    }
+
+    /// Wraps a connected stream (sets `TCP_NODELAY` on it).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the socket options cannot be read or set.
+    pub fn from_stream(stream: TcpStream) -> Result<Client> {
+        stream.set_nodelay(true).map_err(Error::Io)?;
+        let peer = stream.peer_addr().map_err(Error::Io)?;
+        Ok(Client {
+            stream,
+            peer,
+            session: ClientSession::new(),
+            buf: vec![0; BUFFER_SIZE],
+            out: Vec::new(),
+            closed: false,
+        })
+    }
+
+    /// Sets how long one socket read or write may block (`None`: forever).
+    /// One that takes longer fails the operation with [`Error::Io`] (kind
+    /// `WouldBlock` or `TimedOut`) and closes the connection.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the socket refuses the setting (e.g. a zero
+    /// duration).
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
+        self.stream.set_write_timeout(timeout).map_err(Error::Io)
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether the connection still looks usable: not broken by an earlier
+    /// error, and not closed by the server (checked without blocking, so a
+    /// server's idle time-out is noticed before the next request is sent).
+    pub fn is_open(&self) -> bool {
+        if self.closed || self.session.is_closed() {
+            return false;
+        }
+        if self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let peeked = self.stream.peek(&mut byte);
+        let restored = self.stream.set_nonblocking(false).is_ok();
+        restored
+            && match peeked {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(error) => error.kind() == io::ErrorKind::WouldBlock,
+            }
+    }
+
+    // ---- operations ---------------------------------------------------
+
+    /// `HELLO`: checks the server. Returns the server's name and version as
+    /// sent after `100 OK BKT/1` (may be empty).
+    ///
+    /// # Errors
+    /// Any [`Error`]; see the type's documentation.
+    pub fn hello(&mut self) -> Result<String> {
+        self.call(&Request::Hello, |reply| match reply {
+            Reply::Hello { server } => Some(server.into_owned()),
+            _ => None,
+        })
+    }
+
+    /// `HELP [verb]`: the server's help text, one entry per line; for `None`
+    /// the overview of every verb, for a verb its details.
+    ///
+    /// # Errors
+    /// Any [`Error`]; see the type's documentation.
+    pub fn help(&mut self, topic: Option<Verb>) -> Result<Vec<String>> {
+        self.call(&Request::Help { topic }, |reply| match reply {
+            Reply::Help { lines } => Some(lines.into_iter().map(|l| l.into_owned()).collect()),
+            _ => None,
+        })
+    }
+
+    /// `CODES`: the server's reply code table, one `number mnemonic meaning`
+    /// entry per code.
+    ///
+    /// # Errors
+    /// Any [`Error`]; see the type's documentation.
+    pub fn codes(&mut self) -> Result<Vec<String>> {
+        self.call(&Request::Codes, |reply| match reply {
+            Reply::Codes { lines } => Some(lines.into_iter().map(|l| l.into_owned()).collect()),
+            _ => None,
+        })
+    }
+
+    /// `QUIT`: ends the session politely (`200 BYE`) and closes the
+    /// connection.
+    ///
+    /// # Errors
+    /// Any [`Error`]; the connection is closed either way.
+    pub fn quit(mut self) -> Result<()> {
+        let result = self.call(&Request::Quit, |reply| match reply {
+            Reply::Bye => Some(()),
+            _ => None,
+        });
+        self.close_now();
+        result
+    }
+
+    /// `CREATE_B bucket`: creates an empty bucket.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `301 BCF` (`EXISTS`, `BAD_NAME`, `IO`), or any
+    /// other [`Error`].
+    pub fn create_bucket(&mut self, bucket: &BucketName<'_>) -> Result<()> {
+        let request = Request::CreateBucket {
+            bucket: bucket.borrowed(),
+        };
+        self.expect_success(&request, ReplyCode::BucketCreated)
+    }
+
+    /// `LIST_B`: every bucket's name, in the order the server sent them.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `401 LSF`, or any other [`Error`].
+    pub fn list_buckets(&mut self) -> Result<Vec<BucketName<'static>>> {
+        self.call(&Request::ListBuckets, |reply| match reply {
+            Reply::Buckets { buckets } => {
+                Some(buckets.into_iter().map(BucketName::into_owned).collect())
+            }
+            _ => None,
+        })
+    }
+
+    /// `DELETE_B bucket`: deletes an empty bucket.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `601 DBF` (`NO_SUCH_BUCKET`, `NOT_EMPTY`, …), or
+    /// any other [`Error`].
+    pub fn delete_bucket(&mut self, bucket: &BucketName<'_>) -> Result<()> {
+        let request = Request::DeleteBucket {
+            bucket: bucket.borrowed(),
+        };
+        self.expect_success(&request, ReplyCode::BucketDeleted)
+    }
+
+    /// `UPLOAD bucket name len`, then exactly `len` bytes read from `reader`
+    /// (in chunks of up to [`BUFFER_SIZE`] bytes, written straight to the
+    /// socket). Bytes the reader holds beyond `len` are not read. An
+    /// existing file of that name is replaced.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `701 FUBF` (`NO_SUCH_BUCKET`, `BAD_NAME`,
+    /// `TOO_LARGE`, `IO`); [`Error::SourceTooShort`] when `reader` ends
+    /// before `len` bytes, [`Error::Local`] when it fails (both close the
+    /// connection: the payload cannot be completed); any other [`Error`].
+    pub fn upload(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        reader: impl Read,
+        len: u64,
+    ) -> Result<()> {
+        self.upload_with_progress(bucket, name, reader, len, &mut ())
+    }
+
+    /// [`Client::upload`], reporting to `progress`: `start(len)` first, then
+    /// `advance(bytes sent so far)` after each chunk.
+    ///
+    /// # Errors
+    /// As [`Client::upload`].
+    pub fn upload_with_progress(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        mut reader: impl Read,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        self.check_open()?;
+        let result = self.upload_inner(bucket, name, &mut reader, len, progress);
+        self.finish(result)
+    }
+
+    /// `LIST_F [bucket]`: the files of one bucket, or of every bucket for
+    /// `None`, as `bucket name size` entries (size in bytes).
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `801 LFF` (`NO_SUCH_BUCKET`, …), or any other
+    /// [`Error`].
+    pub fn list_files(
+        &mut self,
+        bucket: Option<&BucketName<'_>>,
+    ) -> Result<Vec<FileEntry<'static>>> {
+        let request = Request::ListFiles {
+            bucket: bucket.map(BucketName::borrowed),
+        };
+        self.call(&request, |reply| match reply {
+            Reply::Files { files } => Some(files.into_iter().map(FileEntry::into_owned).collect()),
+            _ => None,
+        })
+    }
+
+    /// `DOWNLOAD bucket name`: writes the file's bytes to `writer` as they
+    /// arrive (never holding the whole file), flushes it, and returns the
+    /// file's size in bytes as announced in `900 FDBS size` (exactly that
+    /// many bytes were written). Nothing is written when the server refuses.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `901 FDBF` (`NO_SUCH_BUCKET`, `NO_SUCH_FILE`,
+    /// `IO`); [`Error::Local`] when `writer` fails (closes the connection,
+    /// as the rest of the payload is not read); any other [`Error`], after
+    /// which `writer` may hold part of the file.
+    pub fn download(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        writer: impl Write,
+    ) -> Result<u64> {
+        self.download_with_progress(bucket, name, writer, &mut ())
+    }
+
+    /// [`Client::download`], reporting to `progress`: `start(size)` once the
+    /// `900 FDBS size` header arrives and before anything is written, then
+    /// `advance(bytes written so far)` after each piece.
+    ///
+    /// # Errors
+    /// As [`Client::download`].
+    pub fn download_with_progress(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        mut writer: impl Write,
+        progress: &mut dyn Progress,
+    ) -> Result<u64> {
+        self.check_open()?;
+        let result = self.download_inner(bucket, name, &mut writer, progress);
+        self.finish(result)
+    }
+
+    /// `DELETE_F bucket name`: deletes one file.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `1001 DFF` (`NO_SUCH_BUCKET`, `NO_SUCH_FILE`, …),
+    /// or any other [`Error`].
+    pub fn delete_file(&mut self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<()> {
+        let request = Request::DeleteFile {
+            bucket: bucket.borrowed(),
+            name: name.borrowed(),
+        };
+        self.expect_success(&request, ReplyCode::FileDeleted)
+    }
+
+    // ---- machinery ----------------------------------------------------
+
+    fn check_open(&self) -> Result<()> {
+        match self.closed {
+            true => Err(Error::Closed),
+            false => Ok(()),
+        }
+    }
+
+    /// Closes the connection when `result` is an error that breaks it.
+    fn finish<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result {
+            tracing::debug!(%error, "request failed");
+            if error.breaks_connection() {
+                self.close_now();
+            }
+        }
+        result
+    }
+
+    fn close_now(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Sends a request without payload, waits for its final reply and
+    /// decodes it with `decode` (`None`: not the reply expected).
+    fn call<T>(
+        &mut self,
+        request: &Request<'_>,
+        decode: impl FnOnce(Reply<'static>) -> Option<T>,
+    ) -> Result<T> {
+        self.check_open()?;
+        let result = self
+            .send(request)
+            .and_then(|()| self.reply())
+            .and_then(|reply| {
+                let code = reply.code();
+                decode(reply).ok_or(Error::UnexpectedReply {
+                    verb: request.verb(),
+                    code,
+                })
+            });
+        self.finish(result)
+    }
+
+    fn expect_success(&mut self, request: &Request<'_>, code: ReplyCode) -> Result<()> {
+        self.call(request, |reply| match reply {
+            Reply::Success { code: got, .. } if got == code => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Encodes `request` and writes it out.
+    fn send(&mut self, request: &Request<'_>) -> Result<()> {
+        tracing::debug!(?request, "send");
+        self.session.send_request(request)?;
+        self.out.clear();
+        self.session.poll_transmit(&mut self.out);
+        if let Err(error) = self.stream.write_all(&self.out) {
+            return Err(self.write_failed(error));
+        }
+        Ok(())
+    }
+
+    /// A write to the socket failed: the server may have refused and closed
+    /// (`TOO_LARGE`, `BUSY`). Its reply, when it can still be read, explains
+    /// better than `EPIPE`. The connection is closed either way.
+    fn write_failed(&mut self, error: io::Error) -> Error {
+        tracing::debug!(%error, "write failed; looking for a reply");
+        let salvaged = match self.stream.set_read_timeout(Some(SALVAGE_TIMEOUT)) {
+            Ok(()) => match self.reply() {
+                Err(refused @ Error::Refused { .. }) => refused,
+                _ => Error::Io(error),
+            },
+            Err(_) => Error::Io(error),
+        };
+        self.close_now();
+        salvaged
+    }
+
+    /// During an upload: whether the server has answered already, which it
+    /// does only to refuse (`TOO_LARGE`) before closing. Reads what has
+    /// arrived without blocking, so the reply is seen before the server's
+    /// close turns into a reset that would discard it.
+    fn early_reply(&mut self) -> Option<Error> {
+        let mut scratch = [0u8; 1024];
+        self.stream.set_nonblocking(true).ok()?;
+        let got = self.stream.read(&mut scratch);
+        self.stream.set_nonblocking(false).ok()?;
+        match got {
+            Ok(0) => self.session.receive_eof(),
+            Ok(n) => self.session.receive(&scratch[..n]),
+            Err(_) => return None,
+        }
+        match self.session.poll_event() {
+            Ok(None) => None,
+            Ok(Some(ClientEvent::Reply {
+                reply: Reply::Failure { code, reason, text },
+                ..
+            })) => Some(Error::Refused {
+                code,
+                reason,
+                text: text.map(|t| t.into_owned()).unwrap_or_default(),
+            }),
+            Ok(Some(ClientEvent::Reply { reply, .. })) => Some(unexpected(Verb::Upload, &reply)),
+            Ok(Some(ClientEvent::Closed)) => Some(Error::Closed),
+            Ok(Some(ClientEvent::PayloadData(_) | ClientEvent::PayloadEnd)) => {
+                Some(Error::UnexpectedReply {
+                    verb: Verb::Upload,
+                    code: ReplyCode::Download,
+                })
+            }
+            Err(error) => Some(error.into()),
+        }
+    }
+
+    /// Reads from the socket into the session: one read.
+    fn fill(&mut self) -> Result<()> {
+        loop {
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    self.session.receive_eof();
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.session.receive(&self.buf[..n]);
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(Error::Io(error)),
+            }
+        }
+    }
+
+    /// The next final reply, reading as needed; failure replies become
+    /// [`Error::Refused`].
+    fn reply(&mut self) -> Result<Reply<'static>> {
+        loop {
+            match self.session.poll_event()? {
+                Some(ClientEvent::Reply { request, reply }) => {
+                    tracing::debug!(?reply, "reply");
+                    return match reply {
+                        Reply::Failure { code, reason, text } => Err(Error::Refused {
+                            code,
+                            reason,
+                            text: text.map(|t| t.into_owned()).unwrap_or_default(),
+                        }),
+                        Reply::Need { .. } => Err(Error::UnexpectedReply {
+                            verb: request.unwrap_or(Verb::Hello),
+                            code: ReplyCode::Need,
+                        }),
+                        reply => Ok(reply.into_owned()),
+                    };
+                }
+                Some(ClientEvent::Closed) => return Err(Error::Closed),
+                Some(ClientEvent::PayloadData(_) | ClientEvent::PayloadEnd) => {
+                    return Err(Error::UnexpectedReply {
+                        verb: Verb::Download,
+                        code: ReplyCode::Download,
+                    });
+                }
+                None => self.fill()?,
+            }
+        }
+    }
+
+    fn upload_inner(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        reader: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let request = Request::Upload {
+            bucket: bucket.borrowed(),
+            name: name.borrowed(),
+            size: len,
+        };
+        tracing::debug!(?request, "send");
+        self.session.send_request(&request)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let sent = self.upload_payload(&mut buf, reader, len, progress);
+        self.buf = buf;
+        sent?;
+        match self.reply()? {
+            Reply::Success {
+                code: ReplyCode::FileUploaded,
+                ..
+            } => Ok(()),
+            other => Err(unexpected(Verb::Upload, &other)),
+        }
+    }
+
+    /// Writes the pending request line and `len` payload bytes from
+    /// `reader`, the line together with the first chunk.
+    fn upload_payload(
+        &mut self,
+        buf: &mut [u8],
+        reader: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        self.out.clear();
+        self.session.poll_transmit(&mut self.out);
+        let mut head = self.out.len();
+        if head >= buf.len() / 2 {
+            // Cannot happen with BKT/1's line limits; keep it correct anyway.
+            if let Err(error) = self.stream.write_all(&self.out) {
+                return Err(self.write_failed(error));
+            }
+            head = 0;
+        } else {
+            buf[..head].copy_from_slice(&self.out);
+        }
+        progress.start(len);
+        let mut sent = 0u64;
+        while sent < len || head > 0 {
+            let room = buf.len() - head;
+            let want = usize::try_from(len - sent).map_or(room, |left| left.min(room));
+            let n = if want == 0 {
+                0
+            } else {
+                read_some(reader, &mut buf[head..head + want]).map_err(Error::Local)?
+            };
+            if want > 0 && n == 0 {
+                return Err(Error::SourceTooShort {
+                    expected: len,
+                    got: sent,
+                });
+            }
+            if let Some(early) = self.early_reply() {
+                self.close_now();
+                return Err(early);
+            }
+            if let Err(error) = self.stream.write_all(&buf[..head + n]) {
+                return Err(self.write_failed(error));
+            }
+            self.session.payload_sent_directly(n as u64)?;
+            head = 0;
+            sent += n as u64;
+            if n > 0 {
+                progress.advance(sent);
+            }
+        }
+        Ok(())
+    }
+
+    fn download_inner(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        writer: &mut dyn Write,
+        progress: &mut dyn Progress,
+    ) -> Result<u64> {
+        let request = Request::Download {
+            bucket: bucket.borrowed(),
+            name: name.borrowed(),
+        };
+        self.send(&request)?;
+        let size = match self.reply()? {
+            Reply::Download { size } => size,
+            other => return Err(unexpected(Verb::Download, &other)),
+        };
+        progress.start(size);
+        let mut done = 0u64;
+        loop {
+            let step = match self.session.poll_event()? {
+                Some(ClientEvent::PayloadData(data)) => match writer.write_all(data) {
+                    Ok(()) => Ok(data.len() as u64),
+                    Err(error) => Err(error),
+                },
+                Some(ClientEvent::PayloadEnd) => break,
+                Some(ClientEvent::Reply { reply, .. }) => {
+                    return Err(unexpected(Verb::Download, &reply));
+                }
+                Some(ClientEvent::Closed) => return Err(Error::Closed),
+                None => {
+                    self.fill()?;
+                    continue;
+                }
+            };
+            done += step.map_err(Error::Local)?;
+            progress.advance(done);
+        }
+        writer.flush().map_err(Error::Local)?;
+        Ok(size)
+    }
+}
+
+/// One `read`, retried on `Interrupted`.
+fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+fn unexpected(verb: Verb, reply: &Reply<'_>) -> Error {
+    Error::UnexpectedReply {
+        verb,
+        code: reply.code(),
+    }
+}

@@ -1,0 +1,121 @@
+//! The client's error type, [`Error`], and the [`Result`] alias.
+
+use std::io;
+
+use bucket_proto::{NameError, Reason, ReplyCode, SendError, Verb};
+
+/// Everything a [`crate::Client`] operation can fail with.
+///
+/// Some errors leave the connection unusable ([`Error::breaks_connection`]):
+/// the client then closes it, and every later operation on it returns
+/// [`Error::Closed`]; connect again to go on. A [`Error::Refused`] reply
+/// usually does not: the server answered, the connection is in step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading from or writing to the server's socket failed (connection
+    /// refused or reset, time-out, …).
+    #[error("network: {0}")]
+    Io(#[source] io::Error),
+
+    /// Reading the upload's source or writing the download's destination
+    /// failed (the `reader` / `writer` handed to the operation).
+    #[error("local I/O: {0}")]
+    Local(#[source] io::Error),
+
+    /// The upload's source ended after `got` of the announced `expected`
+    /// bytes. The payload cannot be completed, so the connection is closed.
+    #[error("upload source ended after {got} of {expected} bytes")]
+    SourceTooShort {
+        /// The announced upload size, in bytes.
+        expected: u64,
+        /// Bytes the source gave before it ended.
+        got: u64,
+    },
+
+    /// The server broke BKT/1 (malformed reply, reply to the wrong request,
+    /// end of input inside a reply).
+    #[error("protocol error: {0}")]
+    Protocol(#[from] bucket_proto::ClientError),
+
+    /// The server refused the request with a failure reply: the reply's code
+    /// (the verb's `x01` code or `500 BCMD`), its machine-readable reason and
+    /// its free text (empty when the server sent none). Displays as the reply
+    /// reads on the wire: `701 FUBF NO_SUCH_BUCKET: no such bucket`.
+    #[error("{code} {reason}{}", if text.is_empty() { String::new() } else { format!(": {text}") })]
+    Refused {
+        /// The failure code, e.g. [`ReplyCode::FileUploadFailed`] (`701 FUBF`).
+        code: ReplyCode,
+        /// The reason token, e.g. [`Reason::NoSuchBucket`].
+        reason: Reason,
+        /// The server's explanation for people; may be empty.
+        text: String,
+    },
+
+    /// The connection is closed: the server closed it, or an earlier error
+    /// broke it (see [`Error::breaks_connection`]).
+    #[error("connection closed")]
+    Closed,
+
+    /// A bucket or file name breaks the rules of PROTOCOL.md § Names (checked
+    /// locally, before anything is sent).
+    #[error("bad name: {0}")]
+    BadName(#[from] NameError),
+
+    /// The server sent a well-formed reply this client does not expect here,
+    /// e.g. a `150 NEED` prompt to a request that carried every argument.
+    #[error("unexpected reply {code} to {verb}")]
+    UnexpectedReply {
+        /// The verb of the request being answered.
+        verb: Verb,
+        /// The code of the reply received.
+        code: ReplyCode,
+    },
+
+    /// The protocol session refused a call: a bug in this crate, reported
+    /// rather than panicking.
+    #[error("internal error: {0}")]
+    Session(#[source] SendError),
+}
+
+impl Error {
+    /// Whether the connection is unusable after this error. `false` only for
+    /// refusals the server answers and stays connected for, and for bad
+    /// names caught before sending. A refusal with reason `TOO_LARGE` or
+    /// `BUSY` breaks it: the server closes the connection after those.
+    pub fn breaks_connection(&self) -> bool {
+        match self {
+            Error::Refused { reason, .. } => matches!(reason, Reason::TooLarge | Reason::Busy),
+            Error::BadName(_) => false,
+            _ => true,
+        }
+    }
+
+    /// The failure reply's code, for [`Error::Refused`].
+    pub fn code(&self) -> Option<ReplyCode> {
+        match self {
+            Error::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The failure reply's reason, for [`Error::Refused`].
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Error::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Closed => Error::Closed,
+            other => Error::Session(other),
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,222 @@
+//! `bucket-client`: the BKT/1 command-line client.
+//!
+//! Without a subcommand it opens an interactive shell (prompt `c> `) that
+//! takes every BKT/1 verb and alias; with one it runs that operation for a
+//! script and exits 0 on success, 1 on failure (the reason on stderr), 2 on
+//! a usage error.
+
+mod cli;
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bucket_client::{BucketName, Client, FileName};
+use clap::{Parser, Subcommand};
+
+use crate::cli::{Output, Target};
+
+/// BKT/1 bucket client: an interactive shell, or one operation per run.
+#[derive(Debug, Parser)]
+#[command(name = "bucket-client", version, long_about = None)]
+#[command(
+    after_help = "Without a COMMAND, opens the interactive shell `c> `: type HELP there.\n\
+    Logging: set RUST_LOG (e.g. RUST_LOG=debug) to trace requests and replies on stderr."
+)]
+struct Cli {
+    /// Server host name or IP address.
+    #[arg(
+        short = 's',
+        long = "server",
+        value_name = "HOST",
+        default_value = "127.0.0.1"
+    )]
+    server: String,
+
+    /// Server TCP port.
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        default_value_t = 4567
+    )]
+    port: u16,
+
+    /// Seconds allowed to connect and for each network read or write; 0 waits
+    /// forever.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    timeout: u64,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// One operation, for scripts. Argument order follows the seeds' dialogues.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the server: prints `100 OK BKT/1 <server>`.
+    Hello,
+    /// Print the server's reply code table.
+    Codes,
+    /// Print the server's help text, for every verb or one.
+    ServerHelp {
+        /// A BKT/1 verb or alias (e.g. UPLOAD).
+        verb: Option<String>,
+    },
+    /// Create an empty bucket.
+    CreateBucket {
+        /// The bucket's name.
+        bucket: BucketName<'static>,
+    },
+    /// List the buckets, one name per line.
+    ListBuckets,
+    /// Delete an empty bucket.
+    DeleteBucket {
+        /// The bucket's name.
+        bucket: BucketName<'static>,
+    },
+    /// Upload a local file into a bucket (an existing file is replaced).
+    Upload {
+        /// The local file to send; `-` reads standard input (NAME is then
+        /// required).
+        local: PathBuf,
+        /// The destination bucket.
+        bucket: BucketName<'static>,
+        /// The name in the bucket [default: LOCAL's own file name].
+        name: Option<FileName<'static>>,
+    },
+    /// List files as `bucket<TAB>name<TAB>size-in-bytes` lines, of one bucket
+    /// or of every bucket.
+    ListFiles {
+        /// Only this bucket.
+        bucket: Option<BucketName<'static>>,
+    },
+    /// Download a file from a bucket.
+    Download {
+        /// The source bucket.
+        bucket: BucketName<'static>,
+        /// The file's name in the bucket.
+        name: FileName<'static>,
+        /// Where to save it [default: NAME in the current folder]; a folder
+        /// saves NAME in it; `-` writes standard output. Nothing is left
+        /// behind when the download fails.
+        local: Option<PathBuf>,
+    },
+    /// Delete a file from a bucket.
+    DeleteFile {
+        /// The bucket holding the file.
+        bucket: BucketName<'static>,
+        /// The file's name.
+        name: FileName<'static>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let target = Target::new(cli.server, cli.port, cli.timeout);
+    match cli.command {
+        None => cli::shell::run(&target),
+        Some(command) => {
+            let mut out = Output::new(io::stderr().is_terminal());
+            match run_command(&target, command, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    out.error(&error);
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}
+
+/// Exits with clap's usage error (status 2) for `subcommand`.
+fn usage_error(subcommand: &str, message: &str) -> ! {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    let kind = clap::error::ErrorKind::MissingRequiredArgument;
+    match command.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(kind, message).exit(),
+        None => command.error(kind, message).exit(),
+    }
+}
+
+/// Connects, runs `op`, and ends the session with `QUIT` when the
+/// connection survived.
+fn with_client<T>(
+    target: &Target,
+    op: impl FnOnce(&mut Client) -> Result<T, cli::CliError>,
+) -> Result<T, cli::CliError> {
+    let mut client = target.connect()?;
+    let result = op(&mut client);
+    if client.is_open() {
+        let _ = client.quit();
+    }
+    result
+}
+
+fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<(), cli::CliError> {
+    use cli::ops;
+    match command {
+        Command::Hello => with_client(target, |c| ops::hello(c, out)),
+        Command::Codes => with_client(target, |c| ops::codes(c, out)),
+        Command::ServerHelp { verb } => {
+            let topic = verb.as_deref().map(cli::parse_verb).transpose()?;
+            with_client(target, |c| ops::help(c, topic, out, false))
+        }
+        Command::CreateBucket { bucket } => {
+            with_client(target, |c| ops::create_bucket(c, &bucket, out))
+        }
+        Command::ListBuckets => with_client(target, |c| ops::list_buckets(c, out)),
+        Command::DeleteBucket { bucket } => {
+            with_client(target, |c| ops::delete_bucket(c, &bucket, out))
+        }
+        Command::Upload {
+            local,
+            bucket,
+            name,
+        } => {
+            let (source, name) = if local.as_os_str() == "-" {
+                let Some(name) = name else {
+                    usage_error(
+                        "upload",
+                        "NAME is required when LOCAL is `-` (standard input)",
+                    );
+                };
+                (cli::Source::stdin()?, name)
+            } else {
+                let source = cli::Source::open(&local)?;
+                let name = match name {
+                    Some(name) => name,
+                    None => cli::default_name(&local)?,
+                };
+                (source, name)
+            };
+            with_client(target, |c| ops::upload(c, &bucket, &name, source, out))
+        }
+        Command::ListFiles { bucket } => {
+            with_client(target, |c| ops::list_files(c, bucket.as_ref(), out))
+        }
+        Command::Download {
+            bucket,
+            name,
+            local,
+        } => {
+            let dest = cli::Destination::new(local.as_deref(), &name);
+            with_client(target, |c| ops::download(c, &bucket, &name, &dest, out))
+        }
+        Command::DeleteFile { bucket, name } => {
+            with_client(target, |c| ops::delete_file(c, &bucket, &name, out))
+        }
+    }
+}

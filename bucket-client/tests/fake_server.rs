@@ -1,0 +1,592 @@
+//! The library against a small in-test server built on
+//! `bucket_proto::ServerSession` (a test helper, not the real server): every
+//! operation, refusals, streaming, and the ways a connection can break.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use bucket_client::{BucketName, Client, Error, FileName, Reason, ReplyCode, Verb};
+use bucket_proto::{Reply, Request, ServerConfig, ServerEvent, ServerSession};
+
+type Buckets = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
+
+/// File name the fake serves with a truncated payload, then hangs up.
+const TRUNCATED: &str = "truncated";
+
+/// Starts the fake on 127.0.0.1:0; it serves every connection on its own
+/// thread until the test process ends.
+fn fake(config: ServerConfig) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let store = Arc::new(Mutex::new(Buckets::new()));
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (store, config) = (store.clone(), config.clone());
+            thread::spawn(move || {
+                let _ = serve(stream, store, config);
+            });
+        }
+    });
+    addr
+}
+
+fn serve(
+    mut stream: TcpStream,
+    store: Arc<Mutex<Buckets>>,
+    config: ServerConfig,
+) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut session = ServerSession::new(config);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tx = Vec::new();
+    // (bucket, name, bytes) of the upload being received.
+    let mut upload: Option<(String, String, Vec<u8>)> = None;
+    let mut hang_up = false;
+    loop {
+        loop {
+            let event = session.poll_event();
+            match event {
+                None => break,
+                Some(ServerEvent::Closed) => {
+                    tx.clear();
+                    session.poll_transmit(&mut tx);
+                    stream.write_all(&tx)?;
+                    let _ = stream.shutdown(Shutdown::Write);
+                    return Ok(());
+                }
+                Some(ServerEvent::PayloadData(data)) => {
+                    if let Some((_, _, bytes)) = &mut upload {
+                        bytes.extend_from_slice(data);
+                    }
+                }
+                Some(ServerEvent::PayloadEnd) => {
+                    let (bucket, name, bytes) = upload.take().unwrap();
+                    let mut store = store.lock().unwrap();
+                    let reply = match store.get_mut(&bucket) {
+                        Some(files) => {
+                            files.insert(name, bytes);
+                            Reply::success(Verb::Upload).unwrap()
+                        }
+                        None => {
+                            Reply::failure(Verb::Upload, Reason::NoSuchBucket, "no such bucket")
+                        }
+                    };
+                    session.send_reply(&reply).unwrap();
+                }
+                Some(ServerEvent::PayloadAborted) => upload = None,
+                Some(ServerEvent::Prompted { .. } | ServerEvent::RequestRejected(_)) => {}
+                Some(ServerEvent::RequestReceived(request)) => {
+                    let request = request.into_owned();
+                    let mut store = store.lock().unwrap();
+                    let verb = request.verb();
+                    let no_bucket = || Reply::failure(verb, Reason::NoSuchBucket, "no such bucket");
+                    let no_file = || Reply::failure(verb, Reason::NoSuchFile, "no such file");
+                    let mut payload = None;
+                    let reply = match &request {
+                        Request::Hello => Reply::Hello {
+                            server: "fake/0".into(),
+                        },
+                        Request::Help { topic } => bucket_proto::help::help(*topic),
+                        Request::Codes => Reply::code_table(),
+                        Request::Quit => Reply::Bye,
+                        Request::CreateBucket { bucket } => {
+                            if store.contains_key(bucket.as_str()) {
+                                Reply::failure(verb, Reason::Exists, "bucket exists")
+                            } else {
+                                store.insert(bucket.to_string(), BTreeMap::new());
+                                Reply::success(verb).unwrap()
+                            }
+                        }
+                        Request::ListBuckets => Reply::Buckets {
+                            buckets: store
+                                .keys()
+                                .map(|b| BucketName::new(b.clone()).unwrap())
+                                .collect(),
+                        },
+                        Request::DeleteBucket { bucket } => match store.get(bucket.as_str()) {
+                            None => no_bucket(),
+                            Some(files) if !files.is_empty() => {
+                                Reply::failure(verb, Reason::NotEmpty, "bucket holds files")
+                            }
+                            Some(_) => {
+                                store.remove(bucket.as_str());
+                                Reply::success(verb).unwrap()
+                            }
+                        },
+                        Request::Upload { bucket, name, .. } => {
+                            if store.contains_key(bucket.as_str()) {
+                                upload = Some((bucket.to_string(), name.to_string(), Vec::new()));
+                                continue;
+                            }
+                            // Refused at once: the session drops the payload.
+                            no_bucket()
+                        }
+                        Request::ListFiles { bucket } => {
+                            let mut files = Vec::new();
+                            for (b, list) in store.iter() {
+                                if bucket.as_ref().is_some_and(|want| want.as_str() != b) {
+                                    continue;
+                                }
+                                for (n, bytes) in list {
+                                    files.push(bucket_proto::FileEntry {
+                                        bucket: BucketName::new(b.clone()).unwrap(),
+                                        name: FileName::new(n.clone()).unwrap(),
+                                        size: bytes.len() as u64,
+                                    });
+                                }
+                            }
+                            match bucket {
+                                Some(b) if !store.contains_key(b.as_str()) => no_bucket(),
+                                _ => Reply::Files { files },
+                            }
+                        }
+                        Request::Download { bucket, name } => match store.get(bucket.as_str()) {
+                            None => no_bucket(),
+                            Some(files) => match files.get(name.as_str()) {
+                                None => no_file(),
+                                Some(bytes) => {
+                                    payload = Some(bytes.clone());
+                                    Reply::Download {
+                                        size: bytes.len() as u64,
+                                    }
+                                }
+                            },
+                        },
+                        Request::DeleteFile { bucket, name } => {
+                            match store.get_mut(bucket.as_str()) {
+                                None => no_bucket(),
+                                Some(files) => match files.remove(name.as_str()) {
+                                    None => no_file(),
+                                    Some(_) => Reply::success(verb).unwrap(),
+                                },
+                            }
+                        }
+                    };
+                    drop(store);
+                    session.send_reply(&reply).unwrap();
+                    if let Some(bytes) = payload.filter(|b| !b.is_empty()) {
+                        if matches!(&request, Request::Download { name, .. } if name == TRUNCATED) {
+                            // Half the payload, then hang up.
+                            session.send_payload(&bytes[..bytes.len() / 2]).unwrap();
+                            hang_up = true;
+                        } else {
+                            session.send_payload(&bytes).unwrap();
+                        }
+                    }
+                }
+            }
+        }
+        if session.has_transmit() {
+            tx.clear();
+            session.poll_transmit(&mut tx);
+            stream.write_all(&tx)?;
+        }
+        if hang_up {
+            return Ok(());
+        }
+        let n = stream.read(&mut buf)?;
+        match n {
+            0 => session.receive_eof(),
+            n => session.receive(&buf[..n]),
+        }
+    }
+}
+
+fn connect(addr: SocketAddr) -> Client {
+    Client::connect_timeout(addr, Duration::from_secs(20)).unwrap()
+}
+
+fn b(name: &str) -> BucketName<'static> {
+    BucketName::new(name.to_owned()).unwrap()
+}
+
+fn f(name: &str) -> FileName<'static> {
+    FileName::new(name.to_owned()).unwrap()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64).
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn refused(error: &Error) -> (ReplyCode, Reason) {
+    match error {
+        Error::Refused { code, reason, .. } => (*code, *reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn lifecycle() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    assert_eq!(c.hello().unwrap(), "fake/0");
+    assert!(c.help(None).unwrap().len() >= Verb::ALL.len());
+    assert!(!c.help(Some(Verb::Upload)).unwrap().is_empty());
+    assert_eq!(c.codes().unwrap().len(), ReplyCode::ALL.len());
+
+    assert!(c.list_buckets().unwrap().is_empty());
+    c.create_bucket(&b("photos")).unwrap();
+    c.create_bucket(&b("docs")).unwrap();
+    assert_eq!(c.list_buckets().unwrap(), [b("docs"), b("photos")]);
+
+    c.upload(&b("photos"), &f("cat 1.png"), &b"hello"[..], 5)
+        .unwrap();
+    c.upload(&b("photos"), &f("empty"), io::empty(), 0).unwrap();
+    let files = c.list_files(Some(&b("photos"))).unwrap();
+    let listed: Vec<(String, u64)> = files.iter().map(|e| (e.name.to_string(), e.size)).collect();
+    assert_eq!(
+        listed,
+        [("cat 1.png".to_owned(), 5), ("empty".to_owned(), 0)]
+    );
+    assert_eq!(c.list_files(None).unwrap().len(), 2);
+
+    let mut got = Vec::new();
+    assert_eq!(
+        c.download(&b("photos"), &f("cat 1.png"), &mut got).unwrap(),
+        5
+    );
+    assert_eq!(got, b"hello");
+    got.clear();
+    assert_eq!(c.download(&b("photos"), &f("empty"), &mut got).unwrap(), 0);
+    assert!(got.is_empty());
+
+    c.delete_file(&b("photos"), &f("cat 1.png")).unwrap();
+    c.delete_file(&b("photos"), &f("empty")).unwrap();
+    c.delete_bucket(&b("photos")).unwrap();
+    c.delete_bucket(&b("docs")).unwrap();
+    assert!(c.list_buckets().unwrap().is_empty());
+    c.quit().unwrap();
+}
+
+#[test]
+fn refusals_keep_the_connection() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+
+    let e = c.create_bucket(&b("x")).unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::BucketCreationFailed, Reason::Exists)
+    );
+    assert!(!e.breaks_connection());
+
+    let e = c
+        .upload(&b("nope"), &f("a"), &[7u8; 1000][..], 1000)
+        .unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::FileUploadFailed, Reason::NoSuchBucket)
+    );
+    assert_eq!(e.to_string(), "701 FUBF NO_SUCH_BUCKET: no such bucket");
+
+    let mut sink = Vec::new();
+    let e = c.download(&b("x"), &f("missing"), &mut sink).unwrap_err();
+    assert_eq!(refused(&e), (ReplyCode::DownloadFailed, Reason::NoSuchFile));
+    assert!(sink.is_empty(), "nothing written on a refusal");
+
+    c.upload(&b("x"), &f("a"), &b"abc"[..], 3).unwrap();
+    let e = c.delete_bucket(&b("x")).unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::BucketDeletionFailed, Reason::NotEmpty)
+    );
+    assert_eq!(e.to_string(), "601 DBF NOT_EMPTY: bucket holds files");
+    let e = c.delete_file(&b("x"), &f("zzz")).unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::FileDeletionFailed, Reason::NoSuchFile)
+    );
+    let e = c.list_files(Some(&b("nope"))).unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::FileListFailed, Reason::NoSuchBucket)
+    );
+
+    // Still in step after all of that.
+    assert!(c.is_open());
+    assert_eq!(c.hello().unwrap(), "fake/0");
+}
+
+#[test]
+fn streams_large_files_with_progress() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("big")).unwrap();
+    let data = noise(5 * 1024 * 1024 + 123, 0x9E37_79B9_7F4A_7C15);
+    let len = data.len() as u64;
+
+    struct Track {
+        total: Option<u64>,
+        calls: usize,
+        last: u64,
+    }
+    impl bucket_client::Progress for Track {
+        fn start(&mut self, total: u64) {
+            assert!(self.total.is_none(), "start once");
+            self.total = Some(total);
+        }
+        fn advance(&mut self, done: u64) {
+            assert!(self.total.is_some(), "start before advance");
+            assert!(done > self.last, "progress only grows");
+            self.last = done;
+            self.calls += 1;
+        }
+    }
+
+    let mut up = Track {
+        total: None,
+        calls: 0,
+        last: 0,
+    };
+    c.upload_with_progress(&b("big"), &f("blob"), &data[..], len, &mut up)
+        .unwrap();
+    assert_eq!((up.total, up.last), (Some(len), len));
+    assert!(up.calls >= 20, "sent in chunks, got {} calls", up.calls);
+
+    let mut down = Track {
+        total: None,
+        calls: 0,
+        last: 0,
+    };
+    let mut got = Vec::new();
+    let n = c
+        .download_with_progress(&b("big"), &f("blob"), &mut got, &mut down)
+        .unwrap();
+    assert_eq!(n, len);
+    assert_eq!((down.total, down.last), (Some(len), len));
+    assert!(got == data, "download differs from upload");
+
+    // A closure works as progress too.
+    let mut seen = 0;
+    c.upload_with_progress(&b("big"), &f("small"), &b"xyz"[..], 3, &mut |d| seen = d)
+        .unwrap();
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn upload_reads_only_len_bytes() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    c.upload(&b("x"), &f("a"), &b"abcdefgh"[..], 3).unwrap();
+    let mut got = Vec::new();
+    c.download(&b("x"), &f("a"), &mut got).unwrap();
+    assert_eq!(got, b"abc");
+}
+
+#[test]
+fn short_source_closes_the_connection() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    let e = c.upload(&b("x"), &f("a"), &b"abc"[..], 10).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SourceTooShort {
+                expected: 10,
+                got: 3
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+    assert!(matches!(c.hello(), Err(Error::Closed)));
+
+    // The server kept nothing, and a new connection works.
+    let mut c = connect(addr);
+    assert!(c.list_files(Some(&b("x"))).unwrap().is_empty());
+}
+
+#[test]
+fn failing_source_is_a_local_error() {
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk on fire"))
+        }
+    }
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    let e = c.upload(&b("x"), &f("a"), Broken, 10).unwrap_err();
+    assert!(
+        matches!(&e, Error::Local(io) if io.to_string() == "disk on fire"),
+        "{e:?}"
+    );
+    assert!(!c.is_open());
+}
+
+#[test]
+fn failing_destination_is_a_local_error() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    c.upload(&b("x"), &f("a"), &[1u8; 100][..], 100).unwrap();
+    let e = c.download(&b("x"), &f("a"), Full).unwrap_err();
+    assert!(matches!(&e, Error::Local(_)), "{e:?}");
+    assert!(matches!(c.hello(), Err(Error::Closed)));
+}
+
+#[test]
+fn too_large_upload_is_refused_and_closes() {
+    let addr = fake(ServerConfig::default().with_max_upload_size(Some(1000)));
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    // Big enough that the server hangs up while the client is still sending.
+    let data = noise(8 * 1024 * 1024, 7);
+    let e = c
+        .upload(&b("x"), &f("a"), &data[..], data.len() as u64)
+        .unwrap_err();
+    match &e {
+        Error::Refused { code, reason, .. } => {
+            assert_eq!(
+                (*code, *reason),
+                (ReplyCode::FileUploadFailed, Reason::TooLarge)
+            );
+        }
+        // The reset may beat the reply to the client; then the error is I/O.
+        Error::Io(_) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+
+    // Small over-limit upload: all of it fits in the socket buffers, so the
+    // reply is read normally.
+    let mut c = connect(addr);
+    let e = c
+        .upload(&b("x"), &f("a"), &[0u8; 1001][..], 1001)
+        .unwrap_err();
+    assert_eq!(refused(&e), (ReplyCode::FileUploadFailed, Reason::TooLarge));
+    assert!(!c.is_open());
+
+    let mut c = connect(addr);
+    c.upload(&b("x"), &f("a"), &[0u8; 1000][..], 1000).unwrap();
+}
+
+#[test]
+fn truncated_download_is_a_protocol_error() {
+    let addr = fake(ServerConfig::default());
+    let mut c = connect(addr);
+    c.create_bucket(&b("x")).unwrap();
+    c.upload(&b("x"), &f(TRUNCATED), &[5u8; 4096][..], 4096)
+        .unwrap();
+    let mut got = Vec::new();
+    let e = c.download(&b("x"), &f(TRUNCATED), &mut got).unwrap_err();
+    assert!(
+        matches!(e, Error::Protocol(bucket_proto::ClientError::UnexpectedEof)),
+        "{e:?}"
+    );
+    assert!(got.len() <= 2048);
+    assert!(matches!(c.list_buckets(), Err(Error::Closed)));
+}
+
+#[test]
+fn server_gone_is_noticed() {
+    // A "server" that accepts and hangs up at once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        drop(stream);
+    });
+    let mut c = connect(addr);
+    server.join().unwrap();
+    // The hang-up is visible without sending anything.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while c.is_open() && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!c.is_open());
+    let e = c.hello().unwrap_err();
+    assert!(matches!(e, Error::Closed | Error::Io(_)), "{e:?}");
+    assert!(matches!(c.hello(), Err(Error::Closed)));
+}
+
+#[test]
+fn busy_server_is_a_refusal() {
+    // Answers 500 BCMD BUSY before any request, then closes, as a full
+    // server does.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.write_all(b"500 BCMD BUSY too many connections\n");
+        let _ = stream.shutdown(Shutdown::Write);
+        // Let the client's request arrive before closing, so no reset.
+        let _ = stream.read(&mut [0u8; 64]);
+    });
+    let mut c = connect(addr);
+    let e = c.hello().unwrap_err();
+    assert_eq!(refused(&e), (ReplyCode::BadCommand, Reason::Busy));
+    assert_eq!(e.to_string(), "500 BCMD BUSY: too many connections");
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+}
+
+#[test]
+fn connect_errors_are_io() {
+    // Bind then drop: nothing listens on that port now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let e = Client::connect_timeout(addr, Duration::from_secs(5)).unwrap_err();
+    assert!(matches!(e, Error::Io(_)), "{e:?}");
+}
+
+#[test]
+fn read_timeout_breaks_the_connection() {
+    // Accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        thread::sleep(Duration::from_secs(5));
+        drop(stream);
+    });
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(300)).unwrap();
+    let e = c.hello().unwrap_err();
+    assert!(
+        matches!(&e, Error::Io(io) if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)),
+        "{e:?}"
+    );
+    assert!(!c.is_open());
+}
+
+#[test]
+fn refused_display_without_text() {
+    let e = Error::Refused {
+        code: ReplyCode::DownloadFailed,
+        reason: Reason::Io,
+        text: String::new(),
+    };
+    assert_eq!(e.to_string(), "901 FDBF IO");
+}
