@@ -250,8 +250,6 @@ fn library_lifecycle() {
 }
 
 #[test]
-#[ignore = "bucket-server closes the connection after `900 FDBS 0`: its \
-            ServerSession refuses a zero-byte payload_sent_directly (PayloadOverrun)"]
 fn empty_download_keeps_the_connection() {
     let server = TestServer::start();
     let mut c = server.client();

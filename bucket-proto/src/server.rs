@@ -452,8 +452,8 @@ impl ServerSession {
     /// Queues `data` as the next bytes of a download's payload.
     ///
     /// # Errors
-    /// `PayloadOverrun` when no payload is owed or `data` is longer than
-    /// what remains; nothing is queued then.
+    /// `PayloadOverrun` when `data` is longer than what remains (or not
+    /// empty while no payload is owed); nothing is queued then.
     pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.take_payload(data.len() as u64)?;
         self.core.tx.extend_from_slice(data);
@@ -475,6 +475,10 @@ impl ServerSession {
     }
 
     fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
+        if n == 0 {
+            // Zero bytes never overrun, owed or not (a `900 FDBS 0` owes none).
+            return Ok(());
+        }
         let State::SendingPayload { remaining } = self.core.state else {
             return Err(SendError::PayloadOverrun { remaining: 0 });
         };
@@ -597,4 +601,42 @@ fn check_reply(verb: Verb, code: ReplyCode) -> Result<(), SendError> {
 fn encode_infallible(reply: &Reply<'_>, out: &mut Vec<u8>) {
     let result = encode::reply(reply, out);
     debug_assert!(result.is_ok(), "session reply failed to encode: {result:?}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BucketName, FileName};
+
+    /// Regression: after `900 FDBS 0` the session owes no payload, and a
+    /// zero-byte direct or queued payload must not fail (it used to return
+    /// `PayloadOverrun`, and the server closed the connection).
+    #[test]
+    fn empty_download_needs_no_payload_and_zero_bytes_are_accepted() {
+        let mut s = ServerSession::default();
+        s.receive(b"DOWNLOAD b f\nHELLO\n");
+        let Some(ServerEvent::RequestReceived(Request::Download { bucket, name })) = s.poll_event()
+        else {
+            panic!("expected the download request");
+        };
+        assert_eq!(
+            (bucket, name),
+            (BucketName::new("b").unwrap(), FileName::new("f").unwrap())
+        );
+        s.send_reply(&Reply::Download { size: 0 }).unwrap();
+        assert_eq!(s.state(), ServerState::Idle);
+        let mut out = Vec::new();
+        s.poll_transmit(&mut out);
+        assert_eq!(out, b"900 FDBS 0\n");
+        assert_eq!(s.payload_sent_directly(0), Ok(()));
+        assert_eq!(s.send_payload(b""), Ok(()));
+        assert_eq!(
+            s.send_payload(b"x"),
+            Err(SendError::PayloadOverrun { remaining: 0 })
+        );
+        assert_eq!(
+            s.poll_event(),
+            Some(ServerEvent::RequestReceived(Request::Hello))
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! requests answered from a [`Store`].
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ const MAX_READ: usize = 256 * 1024;
 const MIN_READ: usize = 8 * 1024;
 /// How often a connection blocked in `read` looks at the shutdown flag.
 const TICK: Duration = Duration::from_millis(250);
+/// Longest lingering close (see `Connection::linger`).
+const LINGER: Duration = Duration::from_secs(2);
 
 /// What the connection is doing for the current request, between events.
 enum Pending<U> {
@@ -136,6 +138,7 @@ impl<S: Store> Connection<'_, S> {
                 self.out.clear();
             }
             if closed {
+                self.linger();
                 return Ok(());
             }
             // Between requests, a shutdown closes the connection at once.
@@ -191,6 +194,32 @@ impl<S: Store> Connection<'_, S> {
                 if n >= read_size {
                     read_size = (read_size * 2).min(MAX_READ);
                 }
+            }
+        }
+    }
+
+    /// Closes the way nginx's lingering close does: stop sending, then read
+    /// and drop what the peer still sends (the rest of a refused upload, or
+    /// requests pipelined after `QUIT`) for up to [`LINGER`]. Closing with
+    /// unread input would make the kernel reset the connection, and a reset
+    /// can destroy the last reply before the peer reads it.
+    fn linger(&mut self) {
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + LINGER;
+        let mut scratch = [0u8; 16 * 1024];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut scratch) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
             }
         }
     }

@@ -338,6 +338,10 @@ fn refuse_busy(mut stream: TcpStream) {
         let _ = stream.write_all(&out);
     }
     let _ = stream.shutdown(Shutdown::Write);
+    // Drop what the peer already sent, so closing does not reset the
+    // connection over unread input (which could destroy the reply).
+    let mut scratch = [0u8; 4096];
+    while matches!(io::Read::read(&mut stream, &mut scratch), Ok(n) if n > 0) {}
 }
 
 fn is_transient_accept_error(e: &io::Error) -> bool {
