@@ -283,12 +283,11 @@ fn unquote(answer: &str) -> String {
     let quoted = answer.len() >= 2
         && ((answer.starts_with('"') && answer.ends_with('"'))
             || (answer.starts_with('\'') && answer.ends_with('\'')));
-    if quoted {
-        if let Some(mut words) = shlex::split(answer) {
-            if words.len() == 1 {
-                return words.remove(0);
-            }
-        }
+    if quoted
+        && let Some(mut words) = shlex::split(answer)
+        && words.len() == 1
+    {
+        return words.remove(0);
     }
     answer.to_owned()
 }
