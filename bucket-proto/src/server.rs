@@ -604,6 +604,7 @@ fn encode_infallible(reply: &Reply<'_>, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{BucketName, FileName};
