@@ -78,7 +78,7 @@ pub struct Client {
     stream: TcpStream,
     peer: SocketAddr,
     session: ClientSession,
-    /// Socket reads land here; uploads borrow it for their chunks.
+    /// Upload chunks are read from the source into here.
     buf: Vec<u8>,
     /// Encoded request bytes on their way to the socket.
     out: Vec<u8>,
@@ -499,16 +499,17 @@ impl Client {
         }
     }
 
-    /// Reads from the socket into the session: one read.
+    /// Reads from the socket into the session: one read, straight into the
+    /// session's receive buffer (no copy).
     fn fill(&mut self) -> Result<()> {
         loop {
-            match self.stream.read(&mut self.buf) {
+            match self.stream.read(self.session.receive_buffer(BUFFER_SIZE)) {
                 Ok(0) => {
                     self.session.receive_eof();
                     return Ok(());
                 }
                 Ok(n) => {
-                    self.session.receive(&self.buf[..n]);
+                    self.session.commit_received(n);
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
