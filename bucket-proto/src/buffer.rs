@@ -31,15 +31,12 @@ impl Cursor {
         self.end - self.start
     }
 
-    /// Marks `n` bytes at the front as processed. Moves no byte, so ranges
-    /// taken before stay valid until the next write into the buffer.
+    /// Marks `n` bytes at the front as processed. Moves no byte and leaves
+    /// `end` alone, so ranges taken before stay valid, and spare room handed
+    /// out before still lines up with `end` for [`RecvBuf::commit`].
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());
         self.start += n.min(self.len());
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
     }
 }
 
@@ -57,6 +54,10 @@ impl RecvBuf {
 
     /// Spare room of at least `min` bytes after the unprocessed ones.
     pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
+        if self.cur.start == self.cur.end {
+            // Everything is processed: start again at the front.
+            self.cur = Cursor::default();
+        }
         let Cursor { start, end } = self.cur;
         if self.bytes.len() - end < min {
             if start > 0 {
@@ -101,7 +102,13 @@ mod tests {
         assert_eq!(b.data(), b"world");
         assert_eq!(b.cur.start, 6);
         b.cur.consume(5);
-        assert_eq!((b.len(), b.cur.start), (0, 0), "empty resets to the front");
+        assert_eq!(b.len(), 0);
+        b.spare(1);
+        assert_eq!(
+            (b.cur.start, b.cur.end),
+            (0, 0),
+            "empty restarts at the front"
+        );
     }
 
     #[test]
@@ -117,6 +124,16 @@ mod tests {
         assert!(room >= 6);
         assert_eq!(b.bytes.len(), cap, "compacted, not grown");
         assert_eq!(b.data(), b"gh");
+    }
+
+    #[test]
+    fn consuming_between_spare_and_commit_keeps_the_new_bytes() {
+        let mut b = RecvBuf::default();
+        b.extend(b"old");
+        b.spare(4)[..3].copy_from_slice(b"new");
+        b.cur.consume(3); // everything processed while the room is lent
+        b.commit(3);
+        assert_eq!(b.data(), b"new");
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
 /// bytes right after it.
 ///
 /// Free text has every ASCII control character replaced by a space, so no
-/// text can end a line early.
+/// text can end a line early, and is cut to [`MAX_TEXT_LEN`] bytes, so no
+/// line exceeds what a client accepts.
 ///
 /// # Errors
 /// [`EncodeError`] when a [`Reply::Success`] or [`Reply::Failure`] carries a
@@ -180,10 +181,21 @@ fn opt_text(t: Option<&str>, out: &mut Vec<u8>) {
     }
 }
 
-/// Free text with ASCII controls replaced by spaces.
+/// Most bytes of free text written in one reply line: with the longest
+/// line head (`1001 DFF LINE_TOO_LONG `) the line stays far below
+/// [`crate::MAX_REPLY_LINE_LEN`], so every line the encoder writes decodes.
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// Free text with ASCII controls replaced by spaces, cut at a character
+/// boundary to [`MAX_TEXT_LEN`] bytes.
 fn text(t: &str, out: &mut Vec<u8>) {
+    let mut end = t.len().min(MAX_TEXT_LEN);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
     out.extend(
-        t.bytes()
+        t[..end]
+            .bytes()
             .map(|b| if b.is_ascii_control() { b' ' } else { b }),
     );
 }
@@ -201,4 +213,41 @@ pub(crate) fn push_u64(mut n: u64, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{Reason, decode};
+
+    /// Regression: text longer than a client's line limit used to be
+    /// written whole, and the reply then failed to decode.
+    #[test]
+    fn long_text_is_cut_so_every_line_decodes() {
+        let long = "é".repeat(10_000); // 20,000 bytes, 2-byte characters
+        let failure = Reply::Failure {
+            code: ReplyCode::BadCommand,
+            reason: Reason::Syntax,
+            text: Some(long.as_str().into()),
+        };
+        let help = Reply::Help {
+            lines: vec![long.as_str().into(), "short".into()],
+        };
+        let hello = Reply::Hello {
+            server: long.as_str().into(),
+        };
+        for r in [failure, help, hello] {
+            let mut out = Vec::new();
+            reply(&r, &mut out).unwrap();
+            assert!(
+                out.split(|&b| b == b'\n')
+                    .all(|l| l.len() < crate::MAX_REPLY_LINE_LEN)
+            );
+            let Ok(decode::Decoded::Complete { consumed, .. }) = decode::reply(&out) else {
+                panic!("{:?} did not decode", r.code());
+            };
+            assert_eq!(consumed, out.len());
+        }
+    }
 }

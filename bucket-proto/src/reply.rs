@@ -35,8 +35,9 @@ impl FileEntry<'_> {
 /// A BKT/1 reply, as a server sends it and a client receives it.
 ///
 /// Free text (`text`, `server`, help lines) is for people: one line, no
-/// control characters. The encoder replaces any control character in it with
-/// a space so a reply can never break the framing.
+/// control characters, at most [`crate::encode::MAX_TEXT_LEN`] bytes. The
+/// encoder replaces any control character with a space and cuts longer text,
+/// so a reply can never break the framing or exceed a client's line limit.
 ///
 /// The `900 FDBS` payload is not part of the value: it follows the header on
 /// the wire and is handed out by the sessions as separate data events.
