@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bucket_proto::{
     FileEntry, Reply, Request, ServerConfig, ServerEvent, ServerSession, ServerState, Verb, help,
 };
-use bucket_store::{Store, StoreError, Upload};
+use bucket_store::{Source, Store, StoreError, Upload};
 
 use crate::Config;
 
@@ -20,6 +20,8 @@ const MAX_READ: usize = 256 * 1024;
 const MIN_READ: usize = 8 * 1024;
 /// How often a connection blocked in `read` looks at the shutdown flag.
 const TICK: Duration = Duration::from_millis(250);
+/// Buffer for downloads from sources that are neither files nor memory.
+const COPY_BUF: usize = 256 * 1024;
 /// Longest lingering close (see `Connection::linger`).
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -318,14 +320,13 @@ impl<S: Store> Connection<'_, S> {
     }
 
     /// Sends `900 FDBS len` and then the payload straight from the reader to
-    /// the socket (`sendfile`/`splice` when the reader is a file).
+    /// the socket (see [`send_payload`]).
     fn download(&mut self, reader: S::Reader, len: u64) -> io::Result<()> {
         self.payload_bytes = len;
         self.send(&Reply::Download { size: len })?;
         self.stream.write_all(&self.out)?;
         self.out.clear();
-        let mut limited = reader.take(len);
-        let sent = io::copy(&mut limited, &mut self.stream)?;
+        let sent = send_payload(&mut self.stream, reader, len)?;
         if sent < len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -337,6 +338,50 @@ impl<S: Store> Connection<'_, S> {
             .map_err(io::Error::other)?;
         Ok(())
     }
+}
+
+/// Writes up to `len` bytes of `source` to `stream` by the fastest way the
+/// source allows: `sendfile` from its file (the kernel moves page-cache pages
+/// to the socket; std's `io::copy` will not do this for sockets), one write
+/// of its bytes when they are in memory, else a copy through a 256 KiB
+/// buffer. Returns how many bytes were sent; fewer than `len` means the
+/// source ended early.
+fn send_payload<R: Source>(stream: &mut TcpStream, source: R, len: u64) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    if let Some(file) = source.as_file()
+        && let Some(sent) = sendfile_all(stream, file, len)?
+    {
+        return Ok(sent);
+    }
+    if let Some(bytes) = source.remaining_bytes() {
+        let n = bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+        stream.write_all(&bytes[..n])?;
+        return Ok(n as u64);
+    }
+    let mut buffered = io::BufReader::with_capacity(COPY_BUF, source.take(len));
+    io::copy(&mut buffered, stream)
+}
+
+/// `sendfile(2)` until `len` bytes are sent or the file ends, from the
+/// file's current position. `Ok(None)` when the file cannot be sent this way
+/// (nothing was sent; the caller copies instead).
+#[cfg(target_os = "linux")]
+fn sendfile_all(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Result<Option<u64>> {
+    use rustix::io::Errno;
+    let mut sent = 0u64;
+    while sent < len {
+        let chunk = usize::try_from(len - sent)
+            .unwrap_or(usize::MAX)
+            .min(1 << 30);
+        match rustix::fs::sendfile(stream, file, None, chunk) {
+            Ok(0) => break, // the file is shorter than announced
+            Ok(n) => sent += n as u64,
+            Err(Errno::INTR) => {}
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if sent == 0 => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(sent))
 }
 
 /// What to do after an event.

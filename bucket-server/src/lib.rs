@@ -5,10 +5,11 @@
 //!
 //! One thread per connection, at most [`Config::max_connections`] at once;
 //! a connection over the limit is answered `500 BCMD BUSY` and closed. Upload
-//! payload goes from the socket into the store's writer in large pieces and
-//! download payload from the store's reader to the socket with
-//! [`std::io::copy`] (which uses `sendfile`/`splice` for a file on Linux):
-//! nothing holds a whole file in memory.
+//! payload is read from the socket straight into the session's buffer and
+//! written to the store's writer in large pieces; download payload goes from
+//! a file to the socket with `sendfile(2)` on Linux (from memory in one
+//! write, from other sources through a 256 KiB buffer). Nothing holds a whole
+//! file in memory.
 //!
 //! ```no_run
 //! use bucket_server::{Config, Server};

@@ -46,7 +46,7 @@ use std::time::SystemTime;
 pub use bucket_proto::{BucketName, FileName};
 pub use error::StoreError;
 pub use fs::{FsStore, FsUpload};
-pub use mem::{MemReader, MemStore, MemUpload};
+pub use mem::{MemBytes, MemReader, MemStore, MemUpload};
 
 /// A place that holds buckets (named folders) of files, with atomic uploads.
 ///
@@ -77,7 +77,7 @@ pub trait Store: Send + Sync + 'static {
     /// What [`Store::open`] hands out to stream a file's bytes from.
     /// [`FsStore`] uses `std::fs::File`, concrete so that `std::io::copy` to a
     /// `TcpStream` can use `sendfile`/`splice`.
-    type Reader: io::Read + Send + 'static;
+    type Reader: Source;
 
     /// An upload in progress, returned by [`Store::start_upload`]. It owns
     /// what it needs (no borrow of the store), so it can be moved to another
@@ -160,6 +160,30 @@ pub struct Download<R> {
     pub reader: R,
     /// The file's length in bytes, fixed when it was opened.
     pub len: u64,
+}
+
+/// What a download reads from: any [`io::Read`], which may also show the
+/// server a faster way to send it. Both hints are optional; a back-end whose
+/// reader is neither a file nor bytes in memory (an object-store stream)
+/// keeps the defaults and is copied through a buffer.
+pub trait Source: io::Read + Send + 'static {
+    /// The open file behind this reader, positioned where reading goes on,
+    /// so a server can send it with `sendfile` (no copy through user space).
+    fn as_file(&self) -> Option<&std::fs::File> {
+        None
+    }
+
+    /// The bytes still to be read, when they are already in memory, so a
+    /// server can write them in one call.
+    fn remaining_bytes(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl Source for std::fs::File {
+    fn as_file(&self) -> Option<&std::fs::File> {
+        Some(self)
+    }
 }
 
 /// One committed file, as [`Store::list_files`] reports it (the `name size`

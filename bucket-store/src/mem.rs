@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use bucket_proto::{BucketName, FileName};
 
-use crate::{Download, FileInfo, Store, StoreError, Upload};
+use crate::{Download, FileInfo, Source, Store, StoreError, Upload};
 
 /// Preallocate at most this many bytes for an upload, whatever size the
 /// client declared: the declared size is untrusted.
@@ -16,16 +16,35 @@ const MAX_PREALLOC: u64 = 1 << 20;
 /// A committed file: its bytes (shared with open readers) and commit time.
 #[derive(Debug, Clone)]
 struct Entry {
-    bytes: Arc<[u8]>,
+    bytes: MemBytes,
     modified: SystemTime,
 }
 
 type Buckets = BTreeMap<BucketName<'static>, BTreeMap<FileName<'static>, Entry>>;
 
-/// What [`MemStore::open`](Store::open) hands out: a cursor over a shared,
-/// immutable snapshot of the file's bytes. A replacement or deletion of the
-/// file never changes a reader already opened.
-pub type MemReader = Cursor<Arc<[u8]>>;
+/// The shared, immutable contents of a stored file: an `Arc` around the
+/// upload's own buffer, so committing an upload copies nothing and readers
+/// share one allocation.
+#[derive(Debug, Clone)]
+pub struct MemBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for MemBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What [`MemStore::open`] hands out: a cursor over the file's shared
+/// contents. A replace or delete after `open` does not affect it.
+pub type MemReader = Cursor<MemBytes>;
+
+impl Source for MemReader {
+    fn remaining_bytes(&self) -> Option<&[u8]> {
+        let all = self.get_ref().as_ref();
+        let pos = usize::try_from(self.position()).unwrap_or(usize::MAX);
+        Some(all.get(pos..).unwrap_or_default())
+    }
+}
 
 /// A [`Store`] that keeps every bucket in memory, behind one mutex.
 ///
@@ -94,7 +113,7 @@ impl Store for MemStore {
             .iter()
             .map(|(name, entry)| FileInfo {
                 name: name.clone(),
-                size: entry.bytes.len() as u64,
+                size: entry.bytes.as_ref().len() as u64,
                 modified: entry.modified,
             })
             .collect())
@@ -130,8 +149,8 @@ impl Store for MemStore {
             .ok_or(StoreError::NoSuchBucket)?;
         let entry = files.get(name.as_str()).ok_or(StoreError::NoSuchFile)?;
         Ok(Download {
-            len: entry.bytes.len() as u64,
-            reader: Cursor::new(Arc::clone(&entry.bytes)),
+            len: entry.bytes.as_ref().len() as u64,
+            reader: Cursor::new(entry.bytes.clone()),
         })
     }
 
@@ -172,7 +191,7 @@ impl io::Write for MemUpload {
 impl Upload for MemUpload {
     fn commit(self) -> Result<(), StoreError> {
         let entry = Entry {
-            bytes: Arc::from(self.bytes),
+            bytes: MemBytes(Arc::new(self.bytes)),
             modified: SystemTime::now(),
         };
         let mut buckets = lock(&self.buckets);
