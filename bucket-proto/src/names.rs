@@ -65,11 +65,14 @@ pub fn validate_bucket_name(name: &str) -> Result<(), NameError> {
             max: MAX_BUCKET_NAME_LEN,
         });
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    if let Some(at) = name
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
     {
-        return Err(NameError::InvalidChar(c));
+        // Every byte before `at` is ASCII, so `at` starts a character.
+        return Err(NameError::InvalidChar(
+            name[at..].chars().next().unwrap_or('\0'),
+        ));
     }
     if name.starts_with('.') {
         return Err(NameError::LeadingDot);
@@ -93,11 +96,13 @@ pub fn validate_file_name(name: &str) -> Result<(), NameError> {
             max: MAX_FILE_NAME_LEN,
         });
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| c == '/' || c == '\\' || c.is_ascii_control())
+    // Every refused character is ASCII, so a byte scan finds it.
+    if let Some(&b) = name
+        .as_bytes()
+        .iter()
+        .find(|&&b| b == b'/' || b == b'\\' || b.is_ascii_control())
     {
-        return Err(NameError::InvalidChar(c));
+        return Err(NameError::InvalidChar(char::from(b)));
     }
     if name == "." || name == ".." {
         return Err(NameError::DotName);

@@ -25,14 +25,58 @@ use crate::request::{Field, Request, Verb};
 /// Most arguments any verb takes (`UPLOAD bucket name size`).
 pub(crate) const MAX_ARGS: usize = 3;
 
-/// `SEP = 1*(SP / HTAB / ",")` — PROTOCOL.md § Requests.
-fn is_sep(c: char) -> bool {
-    matches!(c, ' ' | '\t' | ',')
+/// Byte class: `SEP = 1*(SP / HTAB / ",")` (PROTOCOL.md § Requests).
+const SEP: u8 = 1;
+/// Byte class: `bare = 1*(any char but SP HTAB "," DQUOTE "\" and C0
+/// controls / DEL)`. Bytes of multi-byte UTF-8 characters are bare, so a
+/// run of bare bytes always ends on a character boundary.
+const BARE: u8 = 2;
+/// Byte class: `verb = 1*(ALPHA / "_")`.
+const VERB: u8 = 4;
+
+/// The class of every byte: one table lookup per byte on the hot path.
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut class = 0;
+        if b == b' ' || b == b'\t' || b == b',' {
+            class |= SEP;
+        } else if !(b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f) {
+            class |= BARE;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' {
+            class |= VERB;
+        }
+        table[i] = class;
+        i += 1;
+    }
+    table
+};
+
+fn is(class: u8, b: u8) -> bool {
+    CLASSES[b as usize] & class != 0
 }
 
-/// `bare = 1*(any char but SP HTAB "," DQUOTE "\" and C0 controls / DEL)`.
-fn is_bare(c: char) -> bool {
-    !(is_sep(c) || c == '"' || c == '\\' || c.is_ascii_control())
+/// The longest non-empty run of `class` bytes at the front of `i`, split off
+/// as text. The classes end runs only at ASCII bytes, so both halves are
+/// whole characters.
+fn run(class: u8, i: &str) -> IResult<&str, &str> {
+    let bytes = i.as_bytes();
+    let taken: IResult<&[u8], &[u8]> = take_while1(|b| is(class, b)).parse(bytes);
+    match taken {
+        Ok((_, token)) => Ok((&i[token.len()..], &i[..token.len()])),
+        Err(_) => Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::TakeWhile1,
+        ))),
+    }
+}
+
+/// Whether `i` is empty or starts with a separator.
+fn at_boundary(i: &str) -> bool {
+    i.as_bytes().first().is_none_or(|&b| is(SEP, b))
 }
 
 /// The arguments of one line, without allocation unless a quoted argument
@@ -64,7 +108,7 @@ impl<'a> Args<'a> {
 
 /// `verb = 1*(ALPHA / "_")`.
 fn verb_token(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii_alphabetic() || c == '_').parse(i)
+    run(VERB, i)
 }
 
 /// `quoted = DQUOTE *(char but DQUOTE "\" C0 / "\" DQUOTE / "\\") DQUOTE`.
@@ -92,11 +136,12 @@ fn quoted(i: &str) -> IResult<&str, Cow<'_, str>> {
 
 /// `arg = bare / quoted`.
 fn arg(i: &str) -> IResult<&str, Cow<'_, str>> {
-    alt((quoted, take_while1(is_bare).map(Cow::Borrowed))).parse(i)
+    alt((quoted, (|i| run(BARE, i)).map(Cow::Borrowed))).parse(i)
 }
 
 fn skip_seps(i: &str) -> &str {
-    i.trim_start_matches(is_sep)
+    let n = i.bytes().take_while(|&b| is(SEP, b)).count();
+    &i[n..]
 }
 
 /// `*(SEP arg)`, leniently: separators before the first argument and after the
@@ -112,7 +157,7 @@ pub(crate) fn args(mut i: &str, verb: Verb) -> Result<Args<'_>, RequestError> {
         let Ok((after, value)) = arg(i) else {
             return Err(syntax(i));
         };
-        if !(after.is_empty() || after.starts_with(is_sep)) {
+        if !at_boundary(after) {
             return Err(RequestError::Syntax {
                 detail: "arguments must be separated by space, tab or comma",
             });
@@ -155,7 +200,7 @@ pub(crate) fn command(line: &str) -> Result<Option<Command<'_>>, RequestError> {
             detail: "a request starts with a verb (letters and '_')",
         });
     };
-    if !(after.is_empty() || after.starts_with(is_sep)) {
+    if !at_boundary(after) {
         return Err(RequestError::Syntax {
             detail: "the verb must be followed by a separator",
         });

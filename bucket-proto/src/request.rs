@@ -68,6 +68,15 @@ macro_rules! verbs {
                 match self { $(Verb::$variant => &[$($alias),*],)* }
             }
 
+            /// The verb whose canonical name or alias is `upper` exactly
+            /// (already upper-case): one `match` over the table.
+            fn from_upper(upper: &str) -> Option<Verb> {
+                match upper {
+                    $($canon $(| $alias)* => Some(Verb::$variant),)*
+                    _ => None,
+                }
+            }
+
             /// The arguments the verb requires, in wire order. Sent with fewer,
             /// the verb opens a dialogue (PROTOCOL.md § Dialogues).
             pub const fn required(self) -> &'static [Field] {
@@ -123,12 +132,17 @@ impl Verb {
     /// The verb spelled `token`, canonical or alias, ASCII case-insensitive.
     /// No allocation.
     pub fn from_token(token: &[u8]) -> Option<Verb> {
-        Self::ALL.iter().copied().find(|v| {
-            v.as_str().as_bytes().eq_ignore_ascii_case(token)
-                || v.aliases()
-                    .iter()
-                    .any(|a| a.as_bytes().eq_ignore_ascii_case(token))
-        })
+        // Longer than the longest spelling (`DOWNLOAD_FILE`, `DELETE_BUCKET`).
+        const MAX: usize = 13;
+        if token.len() > MAX {
+            return None;
+        }
+        let mut upper = [0u8; MAX];
+        let upper = &mut upper[..token.len()];
+        for (u, t) in upper.iter_mut().zip(token) {
+            *u = t.to_ascii_uppercase();
+        }
+        Verb::from_upper(std::str::from_utf8(upper).ok()?)
     }
 
     /// Most arguments the verb takes (required plus optional).
@@ -292,6 +306,37 @@ impl Request<'_> {
                 bucket: bucket.into_owned(),
                 name: name.into_owned(),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_token_knows_every_spelling_in_any_case_and_nothing_else() {
+        for &verb in Verb::ALL {
+            for spelling in std::iter::once(verb.as_str()).chain(verb.aliases().iter().copied()) {
+                assert!(
+                    spelling.len() <= 13,
+                    "{spelling} is longer than from_token's buffer"
+                );
+                assert_eq!(Verb::from_token(spelling.as_bytes()), Some(verb));
+                let lower = spelling.to_ascii_lowercase();
+                assert_eq!(Verb::from_token(lower.as_bytes()), Some(verb));
+            }
+        }
+        for bad in [
+            &b""[..],
+            b"HELL",
+            b"HELLOO",
+            b"LIST",
+            b"DOWNLOAD_FILES",
+            b"\xff",
+            b"CREATE_B ",
+        ] {
+            assert_eq!(Verb::from_token(bad), None, "{bad:?}");
         }
     }
 }
