@@ -2,6 +2,7 @@
 //! [`Progress`] hook for transfers.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -15,6 +16,11 @@ use crate::error::{Error, Result};
 /// Size in bytes of the client's socket read buffer and of the chunks an
 /// upload is read and sent in: 256 KiB.
 pub const BUFFER_SIZE: usize = 256 * 1024;
+
+/// Most bytes one `sendfile(2)` call of [`Client::upload_file`] moves: 4 MiB,
+/// so that progress reports and the early-reply check run between calls.
+#[cfg(target_os = "linux")]
+const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 
 /// How long a client waits for the server's explanation after a write to the
 /// socket failed (the server may have refused an upload and closed).
@@ -56,8 +62,10 @@ impl<F: FnMut(u64)> Progress for F {
 /// close it, and every later call then returns [`Error::Closed`].
 ///
 /// Transfers stream: [`Client::upload`] sends from a [`Read`] in chunks of
-/// [`BUFFER_SIZE`] bytes, [`Client::download`] writes each received piece to
-/// a [`Write`]; neither holds the whole file in memory.
+/// [`BUFFER_SIZE`] bytes, [`Client::upload_file`] sends from a [`File`]
+/// (by `sendfile(2)` on Linux, without copying through this process), and
+/// [`Client::download`] writes each received piece to a [`Write`]; none
+/// holds the whole file in memory.
 ///
 /// Dropping a `Client` closes the connection without sending `QUIT`.
 ///
@@ -307,7 +315,78 @@ impl Client {
         progress: &mut dyn Progress,
     ) -> Result<()> {
         self.check_open()?;
-        let result = self.upload_inner(bucket, name, &mut reader, len, progress);
+        let result = self
+            .begin_upload(bucket, name, len)
+            .and_then(|()| {
+                progress.start(len);
+                self.copy_payload(&mut reader, len, progress)
+            })
+            .and_then(|()| self.upload_reply());
+        self.finish(result)
+    }
+
+    /// `UPLOAD bucket name len`, then exactly `len` bytes of `file` starting
+    /// at its current position (bytes beyond them are not sent). An existing
+    /// file of that name is replaced. On success the file's position has
+    /// moved on by `len`; after an error it is unspecified.
+    ///
+    /// On Linux the kernel moves the bytes from the page cache to the socket
+    /// with `sendfile(2)`, in calls of up to 4 MiB, without copying them
+    /// through this process; the socket's write timeout
+    /// ([`Client::set_timeout`]) bounds each call as it bounds a write.
+    /// Where `sendfile` cannot read the file (it fails with `EINVAL`,
+    /// `ENOSYS` or `EOPNOTSUPP` before the first byte, e.g. for a pipe) and
+    /// on other systems, the bytes are read and sent in chunks of
+    /// [`BUFFER_SIZE`] bytes as by [`Client::upload`].
+    ///
+    /// `sendfile` cannot ask the kernel not to raise `SIGPIPE` as socket
+    /// writes do: a process that restored `SIGPIPE`'s default action (Rust
+    /// programs ignore it unless told otherwise) is killed if the server
+    /// hangs up during the transfer.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] `701 FUBF` (`NO_SUCH_BUCKET`, `BAD_NAME`,
+    /// `TOO_LARGE`, `IO`); [`Error::SourceTooShort`] when the file ends
+    /// before `len` bytes, [`Error::Local`] when reading it fails (both close
+    /// the connection: the payload cannot be completed); [`Error::Io`] when
+    /// sending fails, of kind `TimedOut` when one `sendfile` call blocks
+    /// longer than the write timeout; any other [`Error`].
+    pub fn upload_file(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        file: &File,
+        len: u64,
+    ) -> Result<()> {
+        self.upload_file_with_progress(bucket, name, file, len, &mut ())
+    }
+
+    /// [`Client::upload_file`], reporting to `progress`: `start(len)` first,
+    /// then `advance(bytes sent so far)` after each chunk (up to 4 MiB with
+    /// `sendfile`, else up to [`BUFFER_SIZE`] bytes).
+    ///
+    /// # Errors
+    /// As [`Client::upload_file`].
+    pub fn upload_file_with_progress(
+        &mut self,
+        bucket: &BucketName<'_>,
+        name: &FileName<'_>,
+        file: &File,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        self.check_open()?;
+        let result = self
+            .begin_upload(bucket, name, len)
+            .and_then(|()| {
+                progress.start(len);
+                #[cfg(target_os = "linux")]
+                if self.sendfile_payload(file, len, progress)? {
+                    return Ok(());
+                }
+                self.copy_payload(&mut &*file, len, progress)
+            })
+            .and_then(|()| self.upload_reply());
         self.finish(result)
     }
 
@@ -550,13 +629,13 @@ impl Client {
         }
     }
 
-    fn upload_inner(
+    /// Encodes `UPLOAD bucket name len` into the session; the payload
+    /// methods write it out.
+    fn begin_upload(
         &mut self,
         bucket: &BucketName<'_>,
         name: &FileName<'_>,
-        reader: &mut dyn Read,
         len: u64,
-        progress: &mut dyn Progress,
     ) -> Result<()> {
         let request = Request::Upload {
             bucket: bucket.borrowed(),
@@ -565,10 +644,11 @@ impl Client {
         };
         tracing::debug!(?request, "send");
         self.session.send_request(&request)?;
-        let mut buf = std::mem::take(&mut self.buf);
-        let sent = self.upload_payload(&mut buf, reader, len, progress);
-        self.buf = buf;
-        sent?;
+        Ok(())
+    }
+
+    /// The final reply to an upload whose payload is sent.
+    fn upload_reply(&mut self) -> Result<()> {
         match self.reply()? {
             Reply::Success {
                 code: ReplyCode::FileUploaded,
@@ -578,7 +658,20 @@ impl Client {
         }
     }
 
-    /// Writes the pending request line and `len` payload bytes from
+    /// [`Client::upload_payload`] through the client's chunk buffer.
+    fn copy_payload(
+        &mut self,
+        reader: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let sent = self.upload_payload(&mut buf, reader, len, progress);
+        self.buf = buf;
+        sent
+    }
+
+    /// Writes the pending request line, if any, and `len` payload bytes from
     /// `reader`, the line together with the first chunk.
     fn upload_payload(
         &mut self,
@@ -599,7 +692,6 @@ impl Client {
         } else {
             buf[..head].copy_from_slice(&self.out);
         }
-        progress.start(len);
         let mut sent = 0u64;
         while sent < len || head > 0 {
             let room = buf.len() - head;
@@ -630,6 +722,63 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// Writes the pending request line, then `len` payload bytes of `file`
+    /// from its current position by `sendfile(2)`, checking for an early
+    /// reply before each call. `Ok(false)` when `sendfile` cannot read the
+    /// file (no payload byte was sent: the caller copies instead).
+    #[cfg(target_os = "linux")]
+    fn sendfile_payload(
+        &mut self,
+        file: &File,
+        len: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<bool> {
+        use rustix::io::Errno;
+
+        self.out.clear();
+        self.session.poll_transmit(&mut self.out);
+        if let Err(error) = self.stream.write_all(&self.out) {
+            return Err(self.write_failed(error));
+        }
+        let mut sent = 0u64;
+        while sent < len {
+            if let Some(early) = self.early_reply() {
+                self.close_now();
+                return Err(early);
+            }
+            let chunk =
+                usize::try_from(len - sent).map_or(SENDFILE_CHUNK, |left| left.min(SENDFILE_CHUNK));
+            let n = match rustix::fs::sendfile(&self.stream, file, None, chunk) {
+                Ok(0) => {
+                    return Err(Error::SourceTooShort {
+                        expected: len,
+                        got: sent,
+                    });
+                }
+                Ok(n) => n as u64,
+                Err(Errno::INTR) => continue,
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if sent == 0 => {
+                    tracing::debug!("sendfile cannot read this file; copying instead");
+                    return Ok(false);
+                }
+                // A blocking socket's SO_SNDTIMEO ran out with nothing sent.
+                Err(Errno::AGAIN) => {
+                    let timed_out =
+                        io::Error::new(io::ErrorKind::TimedOut, "sending to the server timed out");
+                    return Err(self.write_failed(timed_out));
+                }
+                Err(errno) if socket_errno(errno) => {
+                    return Err(self.write_failed(errno.into()));
+                }
+                Err(errno) => return Err(Error::Local(errno.into())),
+            };
+            self.session.payload_sent_directly(n)?;
+            sent += n;
+            progress.advance(sent);
+        }
+        Ok(true)
     }
 
     fn download_inner(
@@ -682,6 +831,28 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
             other => return other,
         }
     }
+}
+
+/// Whether a failed `sendfile(2)` is the socket's fault rather than the
+/// file's (which makes it [`Error::Local`]).
+#[cfg(target_os = "linux")]
+fn socket_errno(errno: rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        errno,
+        Errno::PIPE
+            | Errno::CONNRESET
+            | Errno::CONNABORTED
+            | Errno::NOTCONN
+            | Errno::TIMEDOUT
+            | Errno::NETDOWN
+            | Errno::NETUNREACH
+            | Errno::NETRESET
+            | Errno::HOSTUNREACH
+            | Errno::HOSTDOWN
+            | Errno::SHUTDOWN
+            | Errno::NOBUFS
+    )
 }
 
 fn unexpected(verb: Verb, reply: &Reply<'_>) -> Error {

@@ -6,7 +6,8 @@
 //!
 //! [`Client`] has one method per protocol operation. Uploads and downloads
 //! stream through a 256 KiB buffer ([`BUFFER_SIZE`]) and can report their
-//! [`Progress`]. Every failure is one [`Error`]; a failure reply from the
+//! [`Progress`]; [`Client::upload_file`] sends a file by `sendfile(2)` on
+//! Linux, without copying it through the process. Every failure is one [`Error`]; a failure reply from the
 //! server is [`Error::Refused`], which displays like the reply itself
 //! (`701 FUBF NO_SUCH_BUCKET: no such bucket`).
 //!
@@ -23,7 +24,7 @@
 //! }
 //! let file = std::fs::File::open("cat.png").map_err(Error::Local)?;
 //! let len = file.metadata().map_err(Error::Local)?.len();
-//! client.upload(&bucket, &FileName::new("cat.png")?, file, len)?;
+//! client.upload_file(&bucket, &FileName::new("cat.png")?, &file, len)?;
 //! for entry in client.list_files(Some(&bucket))? {
 //!     println!("{} {} {}", entry.bucket, entry.name, entry.size);
 //! }

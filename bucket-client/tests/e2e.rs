@@ -3,14 +3,17 @@
 //! folder).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use bucket_client::{BucketName, Client, Error, FileName, Reason, ReplyCode, Verb};
+use bucket_client::{
+    BUFFER_SIZE, BucketName, Client, Error, FileName, Progress, Reason, ReplyCode, Verb,
+};
 use bucket_server::{Config, RunningServer, Server};
 use bucket_store::FsStore;
 use tempfile::TempDir;
@@ -21,7 +24,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 struct TestServer {
     running: Option<RunningServer>,
     addr: SocketAddr,
-    _root: TempDir,
+    root: TempDir,
 }
 
 impl TestServer {
@@ -42,7 +45,7 @@ impl TestServer {
         TestServer {
             running: Some(running),
             addr,
-            _root: root,
+            root,
         }
     }
 
@@ -347,6 +350,255 @@ fn too_large_upload_is_refused() {
     assert!(!c.is_open());
     let mut c = server.client();
     c.upload(&b("x"), &f("small"), &data[..1024], 1024).unwrap();
+}
+
+// ---- upload_file ------------------------------------------------------------
+
+/// An anonymous temporary file holding `data`, positioned at its start.
+fn file_with(data: &[u8]) -> File {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(data).unwrap();
+    file.rewind().unwrap();
+    file
+}
+
+/// Records what a transfer reports.
+#[derive(Debug, Default)]
+struct Recorder {
+    starts: Vec<u64>,
+    done: Vec<u64>,
+}
+
+impl Progress for Recorder {
+    fn start(&mut self, total: u64) {
+        self.starts.push(total);
+    }
+
+    fn advance(&mut self, done: u64) {
+        self.done.push(done);
+    }
+}
+
+impl Recorder {
+    /// Checks one `start(total)` and rising advances that end at `total`;
+    /// returns the largest step between advances.
+    fn check(&self, total: u64) -> u64 {
+        assert_eq!(self.starts, [total]);
+        assert_eq!(self.done.last().copied(), Some(total));
+        let mut last = 0;
+        let mut largest = 0;
+        for &d in &self.done {
+            assert!(d > last, "advances must rise: {:?}", self.done);
+            largest = largest.max(d - last);
+            last = d;
+        }
+        largest
+    }
+}
+
+fn download_all(c: &mut Client, bucket: &str, name: &str) -> Vec<u8> {
+    let mut got = Vec::new();
+    let len = c.download(&b(bucket), &f(name), &mut got).unwrap();
+    assert_eq!(len, got.len() as u64);
+    got
+}
+
+/// Waits until the server's staging folder is empty (an aborted upload's
+/// staged file is deleted once the server notices the close).
+fn assert_nothing_staged(server: &TestServer) {
+    let staging = server.root.path().join(".bkt-staging");
+    for _ in 0..200 {
+        let staged = match std::fs::read_dir(&staging) {
+            Ok(entries) => entries.count(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => panic!("{}: {e}", staging.display()),
+        };
+        if staged == 0 {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("a staged upload was left in {}", staging.display());
+}
+
+#[test]
+fn upload_file_round_trip_with_progress() {
+    // Several sendfile chunks and a ragged end.
+    let data = Noise::bytes(11, 19 * 1024 * 1024 + 12_345);
+    let len = data.len() as u64;
+    let file = file_with(&data);
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("files")).unwrap();
+    let mut progress = Recorder::default();
+    c.upload_file_with_progress(&b("files"), &f("noise.bin"), &file, len, &mut progress)
+        .unwrap();
+    let largest_step = progress.check(len);
+    if cfg!(target_os = "linux") {
+        assert!(
+            largest_step > BUFFER_SIZE as u64,
+            "sendfile moves more than one buffer per call: {:?}",
+            progress.done
+        );
+    }
+    // The file's position moved on by exactly the bytes sent.
+    assert_eq!((&file).stream_position().unwrap(), len);
+    assert!(download_all(&mut c, "files", "noise.bin") == data);
+
+    // Without progress, and an empty file.
+    let empty = file_with(b"");
+    c.upload_file(&b("files"), &f("empty"), &empty, 0).unwrap();
+    assert!(download_all(&mut c, "files", "empty").is_empty());
+    assert!(c.is_open());
+    c.quit().unwrap();
+}
+
+#[test]
+fn upload_file_sends_from_the_current_position() {
+    let data = Noise::bytes(12, 9 * 1024 * 1024 + 77);
+    let mut file = file_with(&data);
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("pos")).unwrap();
+
+    // The rest of the file, from a position past the first sendfile chunk.
+    let from = 5 * 1024 * 1024 + 3;
+    file.seek(SeekFrom::Start(from as u64)).unwrap();
+    let rest = (data.len() - from) as u64;
+    c.upload_file(&b("pos"), &f("rest"), &file, rest).unwrap();
+    assert!(download_all(&mut c, "pos", "rest") == data[from..]);
+
+    // A slice from the middle: bytes beyond `len` stay unsent and unread.
+    file.seek(SeekFrom::Start(1000)).unwrap();
+    c.upload_file(&b("pos"), &f("middle"), &file, 4321).unwrap();
+    assert!(download_all(&mut c, "pos", "middle") == data[1000..1000 + 4321]);
+    assert_eq!(file.stream_position().unwrap(), 1000 + 4321);
+    c.quit().unwrap();
+}
+
+#[test]
+fn upload_file_shorter_than_len_is_source_too_short() {
+    let data = Noise::bytes(13, 5 * 1024 * 1024 + 1);
+    let file = file_with(&data);
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("short")).unwrap();
+    let len = 9 * 1024 * 1024;
+    let mut progress = Recorder::default();
+    let e = c
+        .upload_file_with_progress(&b("short"), &f("cut"), &file, len, &mut progress)
+        .unwrap_err();
+    let sent = data.len() as u64;
+    assert!(
+        matches!(e, Error::SourceTooShort { expected, got } if expected == len && got == sent),
+        "{e:?}"
+    );
+    assert_eq!(progress.done.last().copied(), Some(sent));
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+    assert!(matches!(c.hello(), Err(Error::Closed)));
+
+    // The server kept nothing, and a new connection works.
+    let mut c = server.client();
+    assert!(c.list_files(Some(&b("short"))).unwrap().is_empty());
+    assert_nothing_staged(&server);
+}
+
+#[test]
+fn upload_file_too_large_is_refused() {
+    let server = TestServer::with_config(Config {
+        max_upload_size: Some(1024),
+        ..Config::default()
+    });
+    server.client().create_bucket(&b("x")).unwrap();
+
+    // Several sendfile chunks: the reply is noticed between them.
+    let data = Noise::bytes(14, 16 * 1024 * 1024);
+    let file = file_with(&data);
+    let mut c = server.client();
+    let e = c
+        .upload_file(&b("x"), &f("big"), &file, data.len() as u64)
+        .unwrap_err();
+    assert_eq!(refused(&e), (ReplyCode::FileUploadFailed, Reason::TooLarge));
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+
+    // Just over the limit: all of it fits in the socket buffers.
+    let file = file_with(&data[..1025]);
+    let mut c = server.client();
+    let e = c.upload_file(&b("x"), &f("big"), &file, 1025).unwrap_err();
+    assert_eq!(refused(&e), (ReplyCode::FileUploadFailed, Reason::TooLarge));
+    assert!(!c.is_open());
+
+    let file = file_with(&data[..1024]);
+    let mut c = server.client();
+    c.upload_file(&b("x"), &f("fits"), &file, 1024).unwrap();
+    assert!(download_all(&mut c, "x", "fits") == data[..1024]);
+}
+
+#[cfg(unix)]
+#[test]
+fn upload_file_from_a_pipe_copies_instead() {
+    // sendfile(2) cannot read a pipe (EINVAL): the bytes go the Read way.
+    let data = Noise::bytes(15, 3 * 1024 * 1024 + 5);
+    let (reader, mut writer) = io::pipe().unwrap();
+    let file = File::from(std::os::fd::OwnedFd::from(reader));
+    let feed = {
+        let data = data.clone();
+        thread::spawn(move || writer.write_all(&data).unwrap())
+    };
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("pipe")).unwrap();
+    let len = data.len() as u64;
+    let mut progress = Recorder::default();
+    c.upload_file_with_progress(&b("pipe"), &f("piped"), &file, len, &mut progress)
+        .unwrap();
+    feed.join().unwrap();
+    assert!(progress.check(len) <= BUFFER_SIZE as u64);
+    assert!(download_all(&mut c, "pipe", "piped") == data);
+    c.quit().unwrap();
+}
+
+#[test]
+fn upload_file_write_timeout_bounds_sendfile() {
+    // A peer that accepts and never reads: the socket buffers fill up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let peer = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let _ = wait.recv_timeout(LIMIT);
+        drop(stream);
+    });
+    // Sparse: 256 MiB of zeros without writing them.
+    let file = tempfile::tempfile().unwrap();
+    file.set_len(256 * 1024 * 1024).unwrap();
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(300)).unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .upload_file(&b("x"), &f("stuck"), &file, 256 * 1024 * 1024)
+        .unwrap_err();
+    let took = started.elapsed();
+    done.send(()).unwrap();
+    peer.join().unwrap();
+    match &e {
+        // sendfile's EAGAIN is reported as a time-out.
+        Error::Io(io) if cfg!(target_os = "linux") => {
+            assert_eq!(io.kind(), io::ErrorKind::TimedOut, "{io:?}");
+        }
+        // A plain write's time-out is WouldBlock on most systems.
+        Error::Io(io) => assert!(
+            matches!(
+                io.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
+            "{io:?}"
+        ),
+        other => panic!("expected a time-out, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(!c.is_open());
 }
 
 // ---- the binary -----------------------------------------------------------

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Built on [`bucket_client::Client`] (256 KiB socket buffer, `TCP_NODELAY`).
-//! An upload creates `BUCKET` first if it is missing; a download writes the
+//! An upload creates `BUCKET` first if it is missing and sends `FILE` with
+//! [`Client::upload_file`] (`sendfile(2)` on Linux); a download writes the
 //! payload to [`std::io::sink`]. The clock runs from sending the request to
 //! receiving its final reply (connecting and creating the bucket are not
 //! timed), and one machine-readable line goes to stdout:
@@ -88,7 +89,7 @@ fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
                 Err(e) => return Err(e.into()),
             }
             let started = Instant::now();
-            client.upload(&bucket, &name, source, len)?;
+            client.upload_file(&bucket, &name, &source, len)?;
             ("upload", len, started.elapsed().as_secs_f64())
         }
         Op::Download { bucket, name } => {

@@ -92,7 +92,8 @@ pub fn delete_bucket(
     Ok(())
 }
 
-/// `UPLOAD bucket name size` with `source`'s bytes.
+/// `UPLOAD bucket name size` with `source`'s bytes, sent straight from its
+/// file ([`Client::upload_file_with_progress`]: `sendfile(2)` on Linux).
 pub fn upload(
     client: &mut Client,
     bucket: &BucketName<'_>,
@@ -102,8 +103,7 @@ pub fn upload(
 ) -> Result<(), CliError> {
     let Source { file, len, label } = source;
     let mut bar = Bar::new(out.progress, format!("{label} -> {bucket}/{name}"));
-    let reader = io::BufReader::with_capacity(BUFFER_SIZE, file);
-    client.upload_with_progress(bucket, name, reader, len, &mut bar)?;
+    client.upload_file_with_progress(bucket, name, &file, len, &mut bar)?;
     drop(bar);
     out.line(format_args!(
         "{} ({})",
