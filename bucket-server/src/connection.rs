@@ -378,6 +378,8 @@ fn sendfile_all(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Resul
             Ok(n) => sent += n as u64,
             Err(Errno::INTR) => {}
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if sent == 0 => return Ok(None),
+            // The socket's write timeout ran out (SO_SNDTIMEO): the peer stopped reading.
+            Err(Errno::AGAIN) => return Err(io::ErrorKind::TimedOut.into()),
             Err(e) => return Err(e.into()),
         }
     }
