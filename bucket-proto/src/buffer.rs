@@ -89,6 +89,18 @@ impl RecvBuf {
     }
 }
 
+/// Moves every byte of a session's transmit buffer `tx` to the end of
+/// `out`, returning how many: a swap, not a copy, when `out` is empty.
+pub(crate) fn drain_into(tx: &mut Vec<u8>, out: &mut Vec<u8>) -> usize {
+    let n = tx.len();
+    if out.is_empty() {
+        std::mem::swap(out, tx);
+    } else {
+        out.append(tx);
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

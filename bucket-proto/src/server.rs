@@ -503,13 +503,7 @@ impl ServerSession {
     /// Moves every encoded byte waiting to be sent to the end of `out` and
     /// returns how many there were. Write them to the peer in order.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = self.core.tx.len();
-        if out.is_empty() {
-            std::mem::swap(out, &mut self.core.tx);
-        } else {
-            out.append(&mut self.core.tx);
-        }
-        n
+        crate::buffer::drain_into(&mut self.core.tx, out)
     }
 
     /// Whether encoded bytes are waiting for [`ServerSession::poll_transmit`].
