@@ -794,7 +794,7 @@ fn answer(
     while !rest.is_empty() {
         let remaining = rest.len() as u64;
         assert_eq!(server.payload_remaining(), Some(remaining));
-        if rng.next_u64() % 4 == 0 {
+        if rng.next_u64().is_multiple_of(4) {
             assert_eq!(
                 server.send_reply(&Reply::Bye),
                 Err(bucket_proto::SendError::PayloadPending { remaining })
@@ -808,9 +808,13 @@ fn answer(
             assert_eq!(server.payload_remaining(), Some(remaining));
         }
         let n = rng.step(rest.len() as u64).min(rest.len());
-        let n = if rng.next_u64() % 8 == 0 { 0 } else { n };
+        let n = if rng.next_u64().is_multiple_of(8) {
+            0
+        } else {
+            n
+        };
         let (piece, after) = rest.split_at(n);
-        if rng.next_u64() % 2 == 0 {
+        if rng.next_u64().is_multiple_of(2) {
             server.send_payload(piece).expect("send_payload");
         } else {
             server.poll_transmit(tx);
@@ -1005,7 +1009,7 @@ pub fn server_session(data: &[u8]) {
 /// quarter of the inputs (by hash), none: every reply is then accepted as
 /// unsolicited.
 pub fn guess_requests(data: &[u8]) -> Vec<Request<'static>> {
-    if hash(data) % 4 == 0 {
+    if hash(data).is_multiple_of(4) {
         return Vec::new();
     }
     let b = || BucketName::new("b").expect("valid");
@@ -1567,7 +1571,7 @@ fn exchange(input: &Roundtrip) {
         while !rest.is_empty() {
             let remaining = rest.len() as u64;
             assert_eq!(client.payload_remaining(), remaining);
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 assert_eq!(
                     client.send_request(&Request::Hello),
                     Err(bucket_proto::SendError::PayloadPending { remaining })
@@ -1578,9 +1582,13 @@ fn exchange(input: &Roundtrip) {
                 );
             }
             let n = rng.step(remaining).min(rest.len());
-            let n = if rng.next_u64() % 8 == 0 { 0 } else { n };
+            let n = if rng.next_u64().is_multiple_of(8) {
+                0
+            } else {
+                n
+            };
             let (piece, after) = rest.split_at(n);
-            if rng.next_u64() % 2 == 0 {
+            if rng.next_u64().is_multiple_of(2) {
                 client.send_payload(piece).expect("send_payload");
             } else {
                 client.poll_transmit(&mut wire);
