@@ -157,18 +157,35 @@ impl Output {
 
     /// One line on stdout. A closed stdout (`| head`) is not an error here.
     pub fn line(&self, text: impl fmt::Display) {
-        let _ = writeln!(io::stdout().lock(), "{text}");
+        let _ = writeln!(io::stdout().lock(), "{}", printable(&text));
     }
 
     /// One `error: …` line on stderr.
     pub fn error(&self, error: &CliError) {
-        let _ = writeln!(io::stderr().lock(), "error: {error}");
+        let _ = writeln!(io::stderr().lock(), "error: {}", printable(error));
     }
 
     /// One note on stderr (not a result).
     pub fn note(&self, text: impl fmt::Display) {
-        let _ = writeln!(io::stderr().lock(), "{text}");
+        let _ = writeln!(io::stderr().lock(), "{}", printable(&text));
     }
+}
+
+/// `text` with every ASCII control character but tab and line feed shown
+/// as `?`. Server text (the hello name, failure text, help lines) reaches
+/// the terminal through here, and a hostile server must not be able to send
+/// it escape sequences.
+fn printable(text: &impl fmt::Display) -> String {
+    text.to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_control() && c != '\t' && c != '\n' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// A progress bar on stderr for one transfer, or nothing when stderr is not
@@ -306,5 +323,16 @@ pub fn expand_home(path: &str) -> PathBuf {
     match path.strip_prefix("~/").map(|rest| (rest, home())) {
         Some((rest, Some(home))) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn server_text_cannot_carry_terminal_escapes() {
+        assert_eq!(printable(&"evil\x1b[2J\x07\rname"), "evil?[2J??name");
+        assert_eq!(printable(&"a\tb\nc é"), "a\tb\nc é");
     }
 }
