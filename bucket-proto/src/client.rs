@@ -337,11 +337,7 @@ impl Core {
         let code = reply.code();
         let request = self.pending.front().copied();
         if let Some(verb) = request {
-            let fits = code == ReplyCode::Need
-                || code == verb.success_code()
-                || code == verb.failure_code()
-                || code == ReplyCode::BadCommand;
-            if !fits {
+            if !(code == ReplyCode::Need || verb.answered_by(code)) {
                 return Err(self.fail(ClientError::UnexpectedReply { verb, code }));
             }
             if reply.is_final() {

@@ -121,6 +121,18 @@ impl ReplyCode {
         matches!(self.shape(), ReplyShape::Failure)
     }
 
+    /// Whether this is a success sent as one line with optional text (300,
+    /// 600, 700, 1000): the codes of [`crate::Reply::Success`].
+    pub const fn is_one_line_success(self) -> bool {
+        matches!(
+            self,
+            ReplyCode::BucketCreated
+                | ReplyCode::BucketDeleted
+                | ReplyCode::FileUploaded
+                | ReplyCode::FileDeleted
+        )
+    }
+
     /// Whether this reply ends its request (everything but `150 NEED`).
     pub const fn is_final(self) -> bool {
         !matches!(self, ReplyCode::Need)

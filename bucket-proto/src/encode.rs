@@ -62,15 +62,7 @@ pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
 pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let code = reply.code();
     match reply {
-        Reply::Success { code, .. }
-            if !matches!(
-                code,
-                ReplyCode::BucketCreated
-                    | ReplyCode::BucketDeleted
-                    | ReplyCode::FileUploaded
-                    | ReplyCode::FileDeleted
-            ) =>
-        {
+        Reply::Success { code, .. } if !code.is_one_line_success() => {
             return Err(EncodeError::NotASuccessCode(*code));
         }
         Reply::Failure { code, .. } if !code.is_failure() => {

@@ -215,13 +215,7 @@ pub(crate) fn command(line: &str) -> Result<Option<Command<'_>>, RequestError> {
 
 /// `size`: a decimal u64 without sign (PROTOCOL.md § Upload payload).
 pub(crate) fn size(text: &str) -> Option<u64> {
-    all_consuming(map_res(
-        digit1::<_, nom::error::Error<&str>>,
-        str::parse::<u64>,
-    ))
-    .parse(text)
-    .ok()
-    .map(|(_, n)| n)
+    all_consuming(u64_arg).parse(text).ok().map(|(_, n)| n)
 }
 
 /// Builds a [`Request`] from a verb and *all* its arguments, checking each

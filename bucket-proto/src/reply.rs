@@ -125,14 +125,8 @@ impl<'a> Reply<'a> {
     /// DELETE_B, UPLOAD, DELETE_F) with no text. `None` for other verbs.
     pub fn success(verb: Verb) -> Option<Self> {
         let code = verb.success_code();
-        matches!(
-            code,
-            ReplyCode::BucketCreated
-                | ReplyCode::BucketDeleted
-                | ReplyCode::FileUploaded
-                | ReplyCode::FileDeleted
-        )
-        .then_some(Reply::Success { code, text: None })
+        code.is_one_line_success()
+            .then_some(Reply::Success { code, text: None })
     }
 
     /// The `220 CODES` reply: one line `number mnemonic meaning` per code of

@@ -145,6 +145,12 @@ impl Verb {
         Verb::from_upper(std::str::from_utf8(upper).ok()?)
     }
 
+    /// Whether `code` may be the final reply to this verb: its success or
+    /// failure code, or `500 BCMD` (which can refuse any request).
+    pub fn answered_by(self, code: ReplyCode) -> bool {
+        code == self.success_code() || code == self.failure_code() || code == ReplyCode::BadCommand
+    }
+
     /// Most arguments the verb takes (required plus optional).
     pub const fn max_args(self) -> usize {
         self.required().len() + self.optional().len()
@@ -313,6 +319,19 @@ impl Request<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verb_is_answered_by_its_own_codes_and_bcmd_never_by_a_prompt() {
+        for &verb in Verb::ALL {
+            for code in ReplyCode::iter() {
+                let expected = code == verb.success_code()
+                    || code == verb.failure_code()
+                    || code == ReplyCode::BadCommand;
+                assert_eq!(verb.answered_by(code), expected, "{verb} {code}");
+            }
+            assert!(!verb.answered_by(ReplyCode::Need), "{verb}");
+        }
+    }
 
     #[test]
     fn from_token_knows_every_spelling_in_any_case_and_nothing_else() {

@@ -582,9 +582,7 @@ fn upload_size<'a>(verb: Verb, mut args: impl Iterator<Item = &'a str>) -> Optio
 
 /// Whether `code` may answer `verb` as its final reply.
 fn check_reply(verb: Verb, code: ReplyCode) -> Result<(), SendError> {
-    let fits =
-        code == verb.success_code() || code == verb.failure_code() || code == ReplyCode::BadCommand;
-    if fits && code != ReplyCode::Need {
+    if verb.answered_by(code) {
         Ok(())
     } else {
         Err(SendError::WrongReply { verb, code })
