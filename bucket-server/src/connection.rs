@@ -161,34 +161,37 @@ impl<S: Store> Connection<'_, S> {
                 None
             };
             // Read straight into the session's buffer: no copy.
-            let n = match self.stream.read(self.session.receive_buffer(read_size)) {
-                Ok(n) => n,
+            let read = self.stream.read(self.session.receive_buffer(read_size));
+            let now = Instant::now();
+            let n = match read {
+                Ok(n) => {
+                    last_input = now;
+                    Some(n)
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    let now = Instant::now();
-                    let idle = now.duration_since(last_input) >= self.config.idle_timeout;
-                    let slow_line = line_started
-                        .is_some_and(|t| now.duration_since(t) >= self.config.idle_timeout);
-                    if idle || slow_line {
-                        tracing::info!(peer = %self.peer, "closed: idle timeout");
-                        return Ok(());
-                    }
-                    continue;
+                    None
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            last_input = Instant::now();
-            if line_started
-                .is_some_and(|t| last_input.duration_since(t) >= self.config.idle_timeout)
-            {
+            if line_started.is_some_and(|t| now.duration_since(t) >= self.config.idle_timeout) {
                 tracing::info!(peer = %self.peer, "closed: request line too slow");
                 return Ok(());
             }
+            let Some(n) = n else {
+                // A read tick passed with nothing: look at the idle timeout
+                // (and, at the top of the loop, the shutdown flag).
+                if now.duration_since(last_input) >= self.config.idle_timeout {
+                    tracing::info!(peer = %self.peer, "closed: idle timeout");
+                    return Ok(());
+                }
+                continue;
+            };
             if n == 0 {
                 self.session.receive_eof();
             } else {
