@@ -89,6 +89,12 @@ impl RecvBuf {
     }
 }
 
+/// How many of `avail` buffered bytes belong to a payload that still has
+/// `remaining` bytes to come.
+pub(crate) fn payload_piece(avail: usize, remaining: u64) -> usize {
+    avail.min(usize::try_from(remaining).unwrap_or(usize::MAX))
+}
+
 /// Moves every byte of a session's transmit buffer `tx` to the end of
 /// `out`, returning how many: a swap, not a copy, when `out` is empty.
 pub(crate) fn drain_into(tx: &mut Vec<u8>, out: &mut Vec<u8>) -> usize {

@@ -243,7 +243,7 @@ impl ClientSession {
                             false => Ok(None),
                         };
                     }
-                    let n = avail.min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    let n = crate::buffer::payload_piece(avail, *remaining);
                     *remaining -= n as u64;
                     let start = self.rx.cur.start;
                     self.rx.cur.consume(n);

@@ -268,7 +268,7 @@ impl ServerSession {
                         }
                         return None;
                     }
-                    let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let n = crate::buffer::payload_piece(avail, remaining);
                     let start = self.rx.cur.start;
                     self.rx.cur.consume(n);
                     self.core.state = State::ReceivingPayload {
@@ -290,7 +290,7 @@ impl ServerSession {
                         }
                         return None;
                     }
-                    let n = avail.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let n = crate::buffer::payload_piece(avail, remaining);
                     self.rx.cur.consume(n);
                     self.core.state = State::DiscardingPayload {
                         remaining: remaining - n as u64,
