@@ -263,7 +263,7 @@ impl<S: Store> Connection<'_, S> {
                 Some(ServerEvent::PayloadEnd) => {
                     match std::mem::replace(&mut self.pending, Pending::None) {
                         Pending::Upload(upload) => Step::Reply(match upload.commit() {
-                            Ok(()) => Reply::success(Verb::Upload).unwrap_or(Reply::Bye),
+                            Ok(()) => done_reply(Verb::Upload),
                             Err(e) => {
                                 tracing::warn!(peer = %self.peer, error = %e, "upload commit failed");
                                 store_failure(Verb::Upload, &e)
@@ -406,7 +406,7 @@ fn answer<S: Store>(
 ) -> Step<S::Reader> {
     let verb = request.verb();
     let done = |result: Result<(), StoreError>| match result {
-        Ok(()) => Step::Reply(Reply::success(verb).unwrap_or(Reply::Bye)),
+        Ok(()) => Step::Reply(done_reply(verb)),
         Err(e) => Step::Reply(store_failure(verb, &e)),
     };
     match request {
@@ -468,6 +468,15 @@ fn list_files<S: Store>(
         }));
     }
     Ok(files)
+}
+
+/// The one-line success of a store operation (`300 BCS`, `600 DBS`,
+/// `700 FUBS`, `1000 DFS`); the session refuses it for any other verb.
+fn done_reply(verb: Verb) -> Reply<'static> {
+    Reply::Success {
+        code: verb.success_code(),
+        text: None,
+    }
 }
 
 /// The failure reply for a store error: the verb's failure code, the
