@@ -40,18 +40,58 @@ pub enum Decoded<T> {
 /// a bad name, or lacks a required argument
 /// ([`RequestError::MissingArgument`]: a server session would open a
 /// dialogue there). A blank line is `Syntax`.
+///
+/// Common lines (bare ASCII arguments, every required one present) take a
+/// hand-written fast path; the result is always the grammar's, which
+/// [`request_reference`] computes alone.
 pub fn request(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
-    let (content_end, consumed) = match LineFramer::new(MAX_LINE_LEN).next(input) {
+    // The common shape of a request line, framed and scanned in one pass
+    // without the grammar; anything else (errors included) is framed and
+    // goes through nom, the reference.
+    if let Some((scanned, consumed)) = crate::scan::request_line(input) {
+        return Ok(Decoded::Complete {
+            value: scanned.request,
+            consumed,
+        });
+    }
+    request_reference(input)
+}
+
+/// [`request`] by the nom grammar alone, without the fast path: for
+/// differential tests and fuzzing, which check that both give the same
+/// result for every input. Not part of the stable API.
+///
+/// Same input, output and errors as [`request`].
+#[doc(hidden)]
+pub fn request_reference(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
+    let Some((content_end, consumed)) = request_frame(input)? else {
+        return Ok(Decoded::Incomplete);
+    };
+    let value = request_grammar(&input[..content_end])?;
+    Ok(Decoded::Complete { value, consumed })
+}
+
+/// Frames the request line at the front of `input`: `(content_end,
+/// consumed)` (content without CR LF, bytes to drop), or `None` when no LF
+/// has arrived yet.
+fn request_frame(input: &[u8]) -> Result<Option<(usize, usize)>, RequestError> {
+    match LineFramer::new(MAX_LINE_LEN).next(input) {
         Frame::Line {
             content_end,
             consumed,
-        } => (content_end, consumed),
+        } => Ok(Some((content_end, consumed))),
         Frame::TooLong { .. } | Frame::Discarded { .. } => {
-            return Err(RequestError::LineTooLong { max: MAX_LINE_LEN });
+            Err(RequestError::LineTooLong { max: MAX_LINE_LEN })
         }
-        Frame::Incomplete => return Ok(Decoded::Incomplete),
-    };
-    let line = std::str::from_utf8(&input[..content_end]).map_err(|_| RequestError::InvalidUtf8)?;
+        Frame::Incomplete => Ok(None),
+    }
+}
+
+/// One request line's content through the nom grammar (PROTOCOL.md §
+/// Requests): UTF-8, `parse::command`, the required arguments, then
+/// `parse::build`.
+fn request_grammar(line: &[u8]) -> Result<Request<'_>, RequestError> {
+    let line = std::str::from_utf8(line).map_err(|_| RequestError::InvalidUtf8)?;
     let cmd = parse::command(line)?.ok_or(RequestError::Syntax {
         detail: "blank line",
     })?;
@@ -61,8 +101,7 @@ pub fn request(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
             field,
         });
     }
-    let value = parse::build(cmd.verb, cmd.args.into_values())?;
-    Ok(Decoded::Complete { value, consumed })
+    parse::build(cmd.verb, cmd.args.into_values())
 }
 
 /// Decodes one complete reply from the front of `input`: its line and, for

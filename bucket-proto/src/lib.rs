@@ -71,6 +71,7 @@ pub mod names;
 mod parse;
 pub mod reply;
 pub mod request;
+mod scan;
 pub mod server;
 
 pub use client::{ClientEvent, ClientSession};

@@ -130,6 +130,16 @@ macro_rules! name_type {
                 Ok(Self(name))
             }
 
+            /// Wraps `name`, borrowed, without validating it again: for the
+            /// request fast path (`crate::scan`), which has already checked
+            /// every rule of PROTOCOL.md § Names on the bytes. Crate-private,
+            /// so the public API still has no unchecked constructor; debug
+            /// builds re-run the validator.
+            pub(crate) fn from_validated(name: &'a str) -> Self {
+                debug_assert_eq!($validate(name), Ok(()), "{name:?} was not valid");
+                Self(Cow::Borrowed(name))
+            }
+
             /// The name as text.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -60,6 +60,7 @@ use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
 use crate::parse;
 use crate::reply::Reply;
 use crate::request::{Field, Request, Verb};
+use crate::scan;
 use crate::{ReplyCode, encode};
 
 /// Settings of a [`ServerSession`].
@@ -326,48 +327,59 @@ impl ServerSession {
                     };
                     let start = self.rx.cur.start;
                     self.rx.cur.consume(consumed);
-                    let Ok(line) = std::str::from_utf8(&self.rx.bytes[start..start + content_end])
-                    else {
-                        return Some(self.core.reject(RequestError::InvalidUtf8, None));
+                    let raw = &self.rx.bytes[start..start + content_end];
+                    // The fast path for the common shape of a complete
+                    // request line (crate::scan); anything else, and every
+                    // dialogue answer, goes through the nom grammar below.
+                    let fast = match self.core.state {
+                        State::Dialogue { .. } => None,
+                        _ => scan::request(raw),
                     };
-                    let request = if let State::Dialogue { verb } = self.core.state {
-                        // An answer line: more arguments for `verb`.
-                        let args = match parse::args(line, verb) {
-                            Ok(args) if args.is_empty() => {
-                                return Some(
-                                    self.core.reject(RequestError::Aborted { verb }, None),
-                                );
-                            }
-                            Ok(args) => args,
-                            Err(error) => return Some(self.core.reject(error, None)),
-                        };
-                        if self.dialogue.len() + args.len() > verb.max_args() {
-                            let error = RequestError::TooManyArguments { verb };
-                            return Some(self.core.reject(error, None));
-                        }
-                        self.dialogue
-                            .extend(args.into_values().map(|a| a.into_owned()));
-                        if let Some(&field) = verb.required().get(self.dialogue.len()) {
-                            return Some(self.core.prompt(verb, field));
-                        }
-                        let size = upload_size(verb, self.dialogue.iter().map(String::as_str));
-                        let args = self.dialogue.iter().map(|a| a.as_str().into());
-                        (verb, size, parse::build(verb, args))
+                    let request = if let Some(scanned) = fast {
+                        (scanned.verb, scanned.size, Ok(scanned.request))
                     } else {
-                        let cmd = match parse::command(line) {
-                            Ok(Some(cmd)) => cmd,
-                            Ok(None) => continue, // blank line: not a request
-                            Err(error) => return Some(self.core.reject(error, None)),
+                        let Ok(line) = std::str::from_utf8(raw) else {
+                            return Some(self.core.reject(RequestError::InvalidUtf8, None));
                         };
-                        let verb = cmd.verb;
-                        if let Some(&field) = verb.required().get(cmd.args.len()) {
-                            self.dialogue.clear();
+                        if let State::Dialogue { verb } = self.core.state {
+                            // An answer line: more arguments for `verb`.
+                            let args = match parse::args(line, verb) {
+                                Ok(args) if args.is_empty() => {
+                                    return Some(
+                                        self.core.reject(RequestError::Aborted { verb }, None),
+                                    );
+                                }
+                                Ok(args) => args,
+                                Err(error) => return Some(self.core.reject(error, None)),
+                            };
+                            if self.dialogue.len() + args.len() > verb.max_args() {
+                                let error = RequestError::TooManyArguments { verb };
+                                return Some(self.core.reject(error, None));
+                            }
                             self.dialogue
-                                .extend(cmd.args.into_values().map(|a| a.into_owned()));
-                            return Some(self.core.prompt(verb, field));
+                                .extend(args.into_values().map(|a| a.into_owned()));
+                            if let Some(&field) = verb.required().get(self.dialogue.len()) {
+                                return Some(self.core.prompt(verb, field));
+                            }
+                            let size = upload_size(verb, self.dialogue.iter().map(String::as_str));
+                            let args = self.dialogue.iter().map(|a| a.as_str().into());
+                            (verb, size, parse::build(verb, args))
+                        } else {
+                            let cmd = match parse::command(line) {
+                                Ok(Some(cmd)) => cmd,
+                                Ok(None) => continue, // blank line: not a request
+                                Err(error) => return Some(self.core.reject(error, None)),
+                            };
+                            let verb = cmd.verb;
+                            if let Some(&field) = verb.required().get(cmd.args.len()) {
+                                self.dialogue.clear();
+                                self.dialogue
+                                    .extend(cmd.args.into_values().map(|a| a.into_owned()));
+                                return Some(self.core.prompt(verb, field));
+                            }
+                            let size = upload_size(verb, cmd.args.values());
+                            (verb, size, parse::build(verb, cmd.args.into_values()))
                         }
-                        let size = upload_size(verb, cmd.args.values());
-                        (verb, size, parse::build(verb, cmd.args.into_values()))
                     };
                     let (verb, size, built) = request;
                     if let (Some(size), Some(max)) = (size, self.core.config.max_upload_size)

@@ -321,6 +321,8 @@ fn first_line_len(data: &[u8], max: usize) -> Option<usize> {
 
 /// `request_line`: `decode::request` on raw bytes.
 ///
+/// - `decode::request` (fast path, then grammar) gives exactly what
+///   `decode::request_reference` (the nom grammar alone) gives;
 /// - never panics; `consumed` is within the input, ends on the line's LF and
 ///   at most `MAX_LINE_LEN`;
 /// - `Incomplete` exactly when no LF came within `MAX_LINE_LEN` bytes and
@@ -333,6 +335,13 @@ fn first_line_len(data: &[u8], max: usize) -> Option<usize> {
 ///   same error, nothing for a blank line.
 pub fn request_line(data: &[u8]) {
     let result = decode::request(data);
+    // The fast path (bucket-proto's scan.rs) never disagrees with the nom
+    // grammar alone, which is the reference.
+    same(
+        &result,
+        &decode::request_reference(data),
+        "decode::request and the grammar alone (request_reference) disagree",
+    );
     let line_len = first_line_len(data, MAX_LINE_LEN);
     match &result {
         Ok(Decoded::Complete { value, consumed }) => {
