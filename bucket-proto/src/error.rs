@@ -228,6 +228,20 @@ pub enum SendError {
     Encode(#[from] EncodeError),
 }
 
+/// More upload payload bytes were reported read directly
+/// ([`ServerSession::payload_received_directly`](crate::ServerSession::payload_received_directly))
+/// than the session had room for. A local error: the session is left as it
+/// was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{given} payload bytes reported as read directly, but only {room} may be")]
+pub struct DirectReceiveError {
+    /// [`ServerSession::payload_direct_room`](crate::ServerSession::payload_direct_room)
+    /// at the time of the call, in bytes.
+    pub room: u64,
+    /// The `n` given, in bytes.
+    pub given: u64,
+}
+
 /// The server broke the protocol; the client session is over.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {

@@ -77,7 +77,9 @@ pub mod server;
 pub use client::{ClientEvent, ClientSession};
 pub use codes::{Reason, ReplyCode, ReplyShape};
 pub use decode::Decoded;
-pub use error::{ClientError, EncodeError, ReplyError, RequestError, SendError};
+pub use error::{
+    ClientError, DirectReceiveError, EncodeError, ReplyError, RequestError, SendError,
+};
 pub use framing::{MAX_LINE_LEN, MAX_REPLY_LINE_LEN};
 pub use names::{BucketName, FileName, NameError};
 pub use reply::{FileEntry, PROTOCOL_VERSION, Reply};

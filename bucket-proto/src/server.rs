@@ -55,7 +55,7 @@
 //! | any | end of input, nothing left to answer | `Closed` (event `PayloadAborted` first if mid-upload; event `Closed`) |
 
 use crate::buffer::RecvBuf;
-use crate::error::{RequestError, SendError};
+use crate::error::{DirectReceiveError, RequestError, SendError};
 use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
 use crate::parse;
 use crate::reply::Reply;
@@ -510,6 +510,46 @@ impl ServerSession {
             State::SendingPayload { remaining } => Some(remaining),
             _ => None,
         }
+    }
+
+    /// How many bytes of an upload's payload the application may read from
+    /// the peer itself, into a buffer of its own, and then report with
+    /// [`ServerSession::payload_received_directly`]: a store's aligned block
+    /// for direct I/O, or a pipe for `splice`, saving the copy out of the
+    /// session's buffer.
+    ///
+    /// It is the payload bytes still to arrive while an upload's payload is
+    /// being received *and* the session holds none of them (they all went
+    /// out as [`ServerEvent::PayloadData`] first, so the order is kept); 0
+    /// otherwise, including while a refused upload's payload is discarded.
+    pub fn payload_direct_room(&self) -> u64 {
+        match self.core.state {
+            State::ReceivingPayload { remaining } if self.rx.cur.len() == 0 => remaining,
+            _ => 0,
+        }
+    }
+
+    /// Records that the application read the next `n` bytes of the upload's
+    /// payload from the peer itself. After the last one, [`poll_event`]
+    /// returns [`ServerEvent::PayloadEnd`] as usual. An end of input in the
+    /// middle of the payload is still reported with
+    /// [`ServerSession::receive_eof`].
+    ///
+    /// [`poll_event`]: ServerSession::poll_event
+    ///
+    /// # Errors
+    /// [`DirectReceiveError`] when `n` is more than
+    /// [`ServerSession::payload_direct_room`]; the session is left as it
+    /// was.
+    pub fn payload_received_directly(&mut self, n: u64) -> Result<(), DirectReceiveError> {
+        let room = self.payload_direct_room();
+        if n > room {
+            return Err(DirectReceiveError { room, given: n });
+        }
+        if let State::ReceivingPayload { remaining } = &mut self.core.state {
+            *remaining -= n;
+        }
+        Ok(())
     }
 
     /// Moves every encoded byte waiting to be sent to the end of `out` and
