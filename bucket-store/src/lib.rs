@@ -29,6 +29,9 @@
 //!    visible in one step, replacing an existing file; it fails with
 //!    `NoSuchBucket` (and cleans up) if the bucket was deleted meanwhile.
 //!    [`Upload::abort`] and dropping the upload discard the staged bytes.
+//!    Optionally, offer a buffer of your own with [`Upload::receive_buffer`]
+//!    so a server can read the payload straight into it (FsStore does, for
+//!    its direct-I/O blocks).
 //! 5. Implement `open` so a reader sees one whole version of the file with its
 //!    length fixed at open time, even if the file is replaced while it reads.
 //! 6. Map every other failure to [`StoreError::Io`], keeping the source.
@@ -36,6 +39,7 @@
 //!    `store_suite!(name, || make_store())` line generates every test both
 //!    built-in back-ends pass.
 
+mod direct;
 mod error;
 mod fs;
 mod mem;
@@ -229,4 +233,33 @@ pub trait Upload: io::Write + Send {
 
     /// How many bytes have been written so far.
     fn written(&self) -> u64;
+
+    /// Room in the upload's own buffer that the next bytes may be placed in
+    /// directly (a server reads the socket into it, saving the copy that
+    /// [`Write::write`](io::Write::write) makes), to be followed by
+    /// [`commit_received`](Upload::commit_received). `None`, the default,
+    /// when the back-end has no such buffer: write the bytes instead.
+    ///
+    /// [`FsUpload`] offers the free part of its aligned block when it stages
+    /// with direct I/O.
+    ///
+    /// # Errors
+    /// The error of an earlier write that failed in the background (the
+    /// upload should then be aborted), as [`io::Write::write`] would report
+    /// it.
+    fn receive_buffer(&mut self) -> io::Result<Option<&mut [u8]>> {
+        Ok(None)
+    }
+
+    /// Takes the first `n` bytes of the slice [`receive_buffer`] returned as
+    /// the next bytes of the upload, as if they had been written.
+    ///
+    /// [`receive_buffer`]: Upload::receive_buffer
+    ///
+    /// # Panics
+    /// If `n` is more than that slice's length (or not 0 when it returned
+    /// `None`): a bug in the caller.
+    fn commit_received(&mut self, n: usize) {
+        assert_eq!(n, 0, "commit_received without a receive buffer");
+    }
 }

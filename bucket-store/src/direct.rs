@@ -1,0 +1,323 @@
+//! Direct I/O for large uploads into [`FsStore`](crate::FsStore) (Linux).
+//!
+//! An upload of at least [`DIRECT_IO_MIN`] bytes is staged through a file
+//! opened with `O_DIRECT`: its bytes are gathered in an aligned buffer and
+//! written to the device [`BLOCK`] bytes at a time, bypassing the page cache.
+//! The final `fsync` then has almost nothing left to flush, and the upload
+//! never fills memory with dirty pages that must be written back later (on
+//! the machine of docs/performance.md, buffered writes plus `fsync` moved
+//! 333 MB/s with `dd`, `O_DIRECT` 1.3–1.5 GB/s). MinIO stages large objects
+//! the same way.
+//!
+//! The tail of the upload (less than one block) is written after switching
+//! `O_DIRECT` off for the file, so no padding or truncation is needed. A
+//! filesystem that refuses `O_DIRECT` (at open or at the first write) gets
+//! the ordinary buffered path; nothing is lost either way.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Uploads declared at least this large, in bytes, are staged with direct
+/// I/O. Smaller ones are buffered: their cost is the `fsync` latency, not
+/// bandwidth, and a block-sized buffer would be wasted on them.
+pub(crate) const DIRECT_IO_MIN: u64 = 1 << 20;
+
+/// Bytes per direct write: large enough to keep the device busy between
+/// writes (`dd oflag=direct`: 1.2 GB/s at 1 MiB, 1.5 GB/s at 4 MiB), and the
+/// buffer a direct upload holds in memory.
+pub(crate) const BLOCK: usize = 4 << 20;
+
+/// Alignment of the buffer's address, of every direct write's length and of
+/// its file offset: the page size, a multiple of every common logical block
+/// size (512 or 4096 bytes).
+const ALIGN: usize = 4096;
+
+/// A buffer of [`BLOCK`] bytes whose first byte is [`ALIGN`]-aligned, as
+/// `O_DIRECT` requires, with how much of it is filled.
+#[derive(Debug)]
+pub(crate) struct AlignedBlock {
+    storage: Vec<u8>,
+    start: usize,
+    filled: usize,
+}
+
+impl AlignedBlock {
+    pub(crate) fn new() -> Self {
+        // Zeroed, so the pages are mapped lazily as the first upload fills
+        // them.
+        let storage = vec![0u8; BLOCK + ALIGN];
+        let start = storage.as_ptr().align_offset(ALIGN);
+        assert!(start < ALIGN, "a byte pointer can always be aligned");
+        AlignedBlock {
+            storage,
+            start,
+            filled: 0,
+        }
+    }
+
+    /// Copies as much of `buf` as fits; returns how many bytes that was.
+    pub(crate) fn fill(&mut self, buf: &[u8]) -> usize {
+        let spare = self.spare();
+        let n = spare.len().min(buf.len());
+        spare[..n].copy_from_slice(&buf[..n]);
+        self.filled += n;
+        n
+    }
+
+    /// The unfilled part of the block.
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start + self.filled..self.start + BLOCK]
+    }
+
+    /// Counts `n` more bytes, placed in [`AlignedBlock::spare`], as filled.
+    ///
+    /// # Panics
+    /// If `n` is more than the spare room.
+    pub(crate) fn advance(&mut self, n: usize) {
+        assert!(n <= BLOCK - self.filled, "advance beyond the block");
+        self.filled += n;
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.filled == BLOCK
+    }
+
+    /// The filled bytes, starting at an aligned address.
+    pub(crate) fn filled(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.filled]
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.filled = 0;
+    }
+}
+
+/// Adds `O_DIRECT` to the flags `OpenOptions` opens a staged file with.
+#[cfg(target_os = "linux")]
+pub(crate) fn open_flags() -> i32 {
+    // O_DIRECT is a small positive constant (0o40000 on x86-64).
+    i32::try_from(rustix::fs::OFlags::DIRECT.bits()).unwrap_or(0)
+}
+
+/// Switches `O_DIRECT` off for `file`, so the next writes go through the
+/// page cache (the unaligned tail, or everything after a refusal).
+///
+/// # Errors
+/// The `fcntl` error, which should never happen for a regular file.
+#[cfg(target_os = "linux")]
+pub(crate) fn switch_off(file: &File) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::DIRECT)?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn switch_off(_: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Reserves `len` bytes of disk for `file` without changing its length, so
+/// a disk too small for the upload is found before its payload is read, and
+/// the file's blocks are allocated in few extents. Only `ENOSPC` (and
+/// `EDQUOT`) are reported: a filesystem without `fallocate` just skips it.
+///
+/// # Errors
+/// [`io::ErrorKind::StorageFull`] / quota errors from the filesystem.
+#[cfg(target_os = "linux")]
+pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
+    use rustix::io::Errno;
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::KEEP_SIZE, 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == Errno::NOSPC || e == Errno::DQUOT => Err(e.into()),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn reserve(_: &File, _: u64) -> io::Result<()> {
+    Ok(())
+}
+
+/// Writes one block. On `EINVAL` (the filesystem accepted `O_DIRECT` at
+/// open but refuses it for writes) it switches the file to buffered I/O and
+/// writes the block that way.
+///
+/// # Errors
+/// The write's error (`ENOSPC`, `EIO`, …).
+fn write_block(mut file: &File, block: &[u8]) -> io::Result<()> {
+    match file.write_all(block) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            // EINVAL comes before any byte is written.
+            switch_off(file)?;
+            file.write_all(block)
+        }
+        other => other,
+    }
+}
+
+/// Writes an upload's bytes to a file opened with `O_DIRECT`, one [`BLOCK`]
+/// at a time, on its own thread: while one block goes to the disk, the
+/// connection fills the other, so the network and the disk work at the same
+/// time (written inline, the socket stalled for every block and uploads ran
+/// at about 880 MB/s instead of the disk's pace).
+///
+/// Two blocks exist: the one being filled and the one being written. The
+/// last, partial block is written by [`DirectWriter::finish`] with
+/// `O_DIRECT` switched off, so the file needs no padding.
+#[derive(Debug)]
+pub(crate) struct DirectWriter {
+    filling: AlignedBlock,
+    /// The other block, when the writer thread is not holding it.
+    spare: Option<AlignedBlock>,
+    /// Full blocks to the writer thread; `None` once it has stopped.
+    to_writer: Option<SyncSender<AlignedBlock>>,
+    /// Written (cleared) blocks back, or the error that stopped the thread.
+    from_writer: Receiver<io::Result<AlignedBlock>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DirectWriter {
+    /// Starts the writer thread for `file` (a handle that shares its open
+    /// file description, so `O_DIRECT` and the position are shared).
+    ///
+    /// # Errors
+    /// Duplicating the handle or spawning the thread failed.
+    pub(crate) fn start(file: &File) -> io::Result<DirectWriter> {
+        let file = file.try_clone()?;
+        let (to_writer, full) = mpsc::sync_channel::<AlignedBlock>(1);
+        let (done, from_writer) = mpsc::sync_channel(2);
+        let thread = std::thread::Builder::new()
+            .name("bkt-direct-write".into())
+            .spawn(move || {
+                for mut block in full {
+                    let written = write_block(&file, block.filled());
+                    block.clear();
+                    let failed = written.is_err();
+                    if done.send(written.map(|()| block)).is_err() || failed {
+                        return;
+                    }
+                }
+            })?;
+        Ok(DirectWriter {
+            filling: AlignedBlock::new(),
+            spare: Some(AlignedBlock::new()),
+            to_writer: Some(to_writer),
+            from_writer,
+            thread: Some(thread),
+        })
+    }
+
+    /// Takes as much of `buf` as the current block holds, after handing a
+    /// full block to the writer thread; returns how many bytes it took.
+    ///
+    /// # Errors
+    /// A failed block write (reported on the call after it failed); the
+    /// bytes of `buf` are then not taken.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.filling.is_full() {
+            let empty = match self.spare.take() {
+                Some(block) => block,
+                None => self.returned_block()?,
+            };
+            let full = std::mem::replace(&mut self.filling, empty);
+            let sent = self.to_writer.as_ref().map(|tx| tx.send(full));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(self.stopped());
+            }
+        }
+        Ok(self.filling.fill(buf))
+    }
+
+    /// The free part of the block being filled, after handing a full block
+    /// to the writer thread. Fill it, then call
+    /// [`DirectWriter::commit_received`].
+    ///
+    /// # Errors
+    /// A failed block write, as for [`DirectWriter::write`].
+    pub(crate) fn spare(&mut self) -> io::Result<&mut [u8]> {
+        self.write(&[])?;
+        Ok(self.filling.spare())
+    }
+
+    /// Counts `n` bytes placed at the front of [`DirectWriter::spare`] as
+    /// filled.
+    ///
+    /// # Panics
+    /// If `n` is more than the spare room.
+    pub(crate) fn commit_received(&mut self, n: usize) {
+        self.filling.advance(n);
+    }
+
+    /// Waits for every block to be written, then writes the partial last
+    /// block through the page cache. The caller `fsync`s the file next.
+    ///
+    /// # Errors
+    /// The first failed write.
+    pub(crate) fn finish(mut self, file: &File) -> io::Result<()> {
+        if self.filling.is_full() {
+            self.write(&[])?;
+        }
+        self.to_writer = None;
+        while self.spare.is_none() {
+            let block = self.returned_block()?;
+            self.spare = Some(block);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if !self.filling.filled().is_empty() {
+            switch_off(file)?;
+            (&mut &*file).write_all(self.filling.filled())?;
+        }
+        Ok(())
+    }
+
+    /// The next block back from the writer thread, or its error.
+    fn returned_block(&mut self) -> io::Result<AlignedBlock> {
+        match self.from_writer.recv() {
+            Ok(result) => result,
+            Err(_) => Err(self.stopped()),
+        }
+    }
+
+    fn stopped(&self) -> io::Error {
+        io::Error::other("the upload's writer thread stopped after an error")
+    }
+}
+
+impl Drop for DirectWriter {
+    /// Stops the writer thread and waits for it, so no write to the staged
+    /// file outlives the upload.
+    fn drop(&mut self) {
+        self.to_writer = None;
+        if let Some(thread) = self.thread.take() {
+            // Unblock a thread waiting to return a block.
+            while self.from_writer.recv().is_ok() {}
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_is_aligned_and_fills_to_exactly_block_bytes() {
+        let mut block = AlignedBlock::new();
+        assert_eq!(block.filled().as_ptr().align_offset(ALIGN), 0);
+        let piece = vec![7u8; 3 << 20];
+        assert_eq!(block.fill(&piece), 3 << 20);
+        assert!(!block.is_full());
+        assert_eq!(block.fill(&piece), BLOCK - (3 << 20));
+        assert!(block.is_full());
+        assert_eq!(block.fill(&piece), 0);
+        assert_eq!(block.filled().len(), BLOCK);
+        assert!(block.filled().iter().all(|&b| b == 7));
+        block.clear();
+        assert!(block.filled().is_empty());
+        assert_eq!(block.filled().as_ptr().align_offset(ALIGN), 0);
+    }
+}

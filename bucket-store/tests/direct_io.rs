@@ -1,0 +1,199 @@
+//! FsStore's direct-I/O staging of large uploads: bytes come out whole at
+//! every block boundary, by `write` and by `receive_buffer`, aborts leave
+//! nothing, and a disk too small is found before the payload.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use bucket_store::{FsStore, FsUpload, Store, StoreError, Upload};
+use common::{bucket, file, pattern, put, read};
+
+const MIB: usize = 1 << 20;
+/// Sizes around FsStore's 1 MiB threshold and 4 MiB block.
+const SIZES: [usize; 7] = [
+    MIB - 1,
+    MIB,
+    4 * MIB - 1,
+    4 * MIB,
+    4 * MIB + 1,
+    8 * MIB,
+    9 * MIB + 17,
+];
+
+fn store(dir: &Path, direct: bool) -> FsStore {
+    let store = FsStore::open(dir).unwrap().with_direct_io(direct);
+    match store.create_bucket(&bucket("b")) {
+        Ok(()) | Err(StoreError::Exists) => store,
+        Err(e) => panic!("create bucket: {e}"),
+    }
+}
+
+fn start(store: &FsStore, name: &str, size: usize) -> FsUpload {
+    store
+        .start_upload(&bucket("b"), &file(name), size as u64)
+        .unwrap()
+}
+
+fn staging_is_empty(store: &FsStore) -> bool {
+    fs::read_dir(store.staging_dir()).unwrap().next().is_none()
+}
+
+#[test]
+fn large_uploads_are_direct_and_small_or_disabled_ones_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let on = store(dir.path(), true);
+    assert!(on.direct_io());
+    assert!(start(&on, "big", MIB).is_direct());
+    assert!(!start(&on, "small", MIB - 1).is_direct());
+    let off = on.clone().with_direct_io(false);
+    assert!(!off.direct_io());
+    assert!(!start(&off, "big", 64 * MIB).is_direct());
+    let mut buffered = start(&off, "big", 64 * MIB);
+    assert!(buffered.receive_buffer().unwrap().is_none());
+}
+
+#[test]
+fn written_bytes_come_back_whole_at_every_block_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    for direct in [true, false] {
+        let store = store(dir.path(), direct);
+        for (i, &size) in SIZES.iter().enumerate() {
+            let bytes = pattern(i as u64, size);
+            let mut up = start(&store, "f", size);
+            // Odd piece sizes, so pieces straddle block ends.
+            for piece in bytes.chunks(65_537) {
+                up.write_all(piece).unwrap();
+            }
+            assert_eq!(up.written(), size as u64);
+            up.commit().unwrap();
+            let back = read(&store, "b", "f").unwrap();
+            assert!(
+                back == bytes,
+                "direct={direct} size={size}: content differs"
+            );
+            assert!(staging_is_empty(&store));
+        }
+    }
+}
+
+#[test]
+fn bytes_placed_in_the_receive_buffer_come_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true);
+    for (i, &size) in SIZES.iter().enumerate().filter(|(_, s)| **s >= MIB) {
+        let bytes = pattern(100 + i as u64, size);
+        let mut up = start(&store, "g", size);
+        let mut at = 0;
+        let mut turn = 0_usize;
+        while at < size {
+            turn += 1;
+            if turn.is_multiple_of(3) {
+                // Mix in ordinary writes.
+                let n = (size - at).min(70_001);
+                up.write_all(&bytes[at..at + n]).unwrap();
+                at += n;
+                continue;
+            }
+            let buf = up
+                .receive_buffer()
+                .unwrap()
+                .expect("a direct upload offers its block");
+            assert!(!buf.is_empty());
+            // Fill part of the room, as a short socket read would.
+            let n = buf.len().min(size - at).min(300_000 + turn);
+            buf[..n].copy_from_slice(&bytes[at..at + n]);
+            up.commit_received(n);
+            at += n;
+            assert_eq!(up.written(), at as u64);
+        }
+        up.commit().unwrap();
+        assert!(
+            read(&store, "b", "g").unwrap() == bytes,
+            "size={size}: content differs"
+        );
+        assert!(staging_is_empty(&store));
+    }
+}
+
+#[test]
+fn aborted_direct_uploads_leave_the_old_file_and_no_staged_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true);
+    let old = pattern(7, 2 * MIB);
+    put(&store, "b", "keep", &old).unwrap();
+    // Several blocks handed to the writer thread, then abort / drop.
+    let mut up = start(&store, "keep", 16 * MIB);
+    up.write_all(&pattern(8, 10 * MIB)).unwrap();
+    up.abort();
+    let mut up = start(&store, "keep", 16 * MIB);
+    up.write_all(&pattern(9, 9 * MIB)).unwrap();
+    drop(up);
+    assert!(read(&store, "b", "keep").unwrap() == old);
+    assert!(staging_is_empty(&store));
+}
+
+#[test]
+fn receive_buffer_commit_beyond_the_room_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true);
+    let mut up = start(&store, "p", 8 * MIB);
+    let room = up.receive_buffer().unwrap().unwrap().len();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        up.commit_received(room + 1);
+    }));
+    assert!(result.is_err());
+}
+
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// A tmpfs of `size` (e.g. "8m"), or `None` when mounting is not allowed.
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
+    let Some(tmpfs) = Tmpfs::mount("8m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let root = tmpfs.0.path().join("root");
+    for direct in [true, false] {
+        let store = store(&root, direct);
+        match store.start_upload(&bucket("b"), &file("huge"), 64 * MIB as u64) {
+            Err(StoreError::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+            }
+            Err(e) => panic!("expected an I/O error, got {e}"),
+            Ok(_) => panic!("a 64 MiB upload into an 8 MiB filesystem was started"),
+        }
+        assert!(staging_is_empty(&store));
+        // What fits still goes in, direct I/O or not (tmpfs takes O_DIRECT).
+        let bytes = pattern(3, 5 * MIB + 3);
+        let mut up = start(&store, "fits", bytes.len());
+        assert_eq!(up.is_direct(), direct);
+        up.write_all(&bytes).unwrap();
+        up.commit().unwrap();
+        assert!(read(&store, "b", "fits").unwrap() == bytes);
+        store.delete_file(&bucket("b"), &file("fits")).unwrap();
+    }
+}
