@@ -160,8 +160,27 @@ impl<S: Store> Connection<'_, S> {
             } else {
                 None
             };
-            // Read straight into the session's buffer: no copy.
-            let read = self.stream.read(self.session.receive_buffer(read_size));
+            // Read straight into the session's buffer, or, while an upload's
+            // payload arrives, into the upload's own buffer when its back-end
+            // has one (FsStore's direct-I/O block): no copy either way.
+            let room = self.session.payload_direct_room();
+            let mut direct = false;
+            let read = match &mut self.pending {
+                Pending::Upload(upload) if room > 0 => match upload.receive_buffer() {
+                    Ok(Some(buf)) if !buf.is_empty() => {
+                        direct = true;
+                        let len = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
+                        self.stream.read(&mut buf[..len])
+                    }
+                    Ok(_) => self.stream.read(self.session.receive_buffer(read_size)),
+                    Err(e) => {
+                        let reply = self.fail_upload(e);
+                        self.send(&reply)?;
+                        continue;
+                    }
+                },
+                _ => self.stream.read(self.session.receive_buffer(read_size)),
+            };
             let now = Instant::now();
             let n = match read {
                 Ok(n) => {
@@ -194,6 +213,14 @@ impl<S: Store> Connection<'_, S> {
             };
             if n == 0 {
                 self.session.receive_eof();
+            } else if direct {
+                if let Pending::Upload(upload) = &mut self.pending {
+                    upload.commit_received(n);
+                }
+                self.payload_bytes += n as u64;
+                self.session
+                    .payload_received_directly(n as u64)
+                    .map_err(io::Error::other)?;
             } else {
                 self.session.commit_received(n);
                 if n >= read_size {
@@ -247,15 +274,7 @@ impl<S: Store> Connection<'_, S> {
                     match &mut self.pending {
                         Pending::Upload(upload) => match upload.write_all(data) {
                             Ok(()) => Step::None,
-                            Err(e) => {
-                                tracing::warn!(peer = %self.peer, error = %e, "upload write failed");
-                                if let Pending::Upload(u) =
-                                    std::mem::replace(&mut self.pending, Pending::Discarding)
-                                {
-                                    u.abort();
-                                }
-                                Step::Reply(store_failure(Verb::Upload, &StoreError::Io(e)))
-                            }
+                            Err(e) => Step::Reply(self.fail_upload(e)),
                         },
                         _ => Step::None,
                     }
@@ -303,6 +322,17 @@ impl<S: Store> Connection<'_, S> {
                 Step::Download(reader, len) => self.download(reader, len)?,
             }
         }
+    }
+
+    /// Aborts the upload in progress after the store failed to take its
+    /// bytes, and returns the failure reply; the session then discards the
+    /// rest of the payload.
+    fn fail_upload(&mut self, error: io::Error) -> Reply<'static> {
+        tracing::warn!(peer = %self.peer, %error, "upload write failed");
+        if let Pending::Upload(u) = std::mem::replace(&mut self.pending, Pending::Discarding) {
+            u.abort();
+        }
+        store_failure(Verb::Upload, &StoreError::Io(error))
     }
 
     /// Sends a final reply and logs the request.

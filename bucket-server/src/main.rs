@@ -35,6 +35,12 @@ struct Args {
     /// Seconds transfers in flight get to finish after Ctrl-C / SIGTERM.
     #[arg(long, default_value_t = 10)]
     shutdown_grace: u64,
+    /// Stage large uploads (1 MiB and more) with buffered writes instead of
+    /// direct I/O (O_DIRECT, the default on Linux). Buffered staging leaves
+    /// new files in the page cache; direct staging writes them to disk as
+    /// they arrive, so the commit's fsync is short (docs/operations.md).
+    #[arg(long)]
+    no_direct_io: bool,
 }
 
 fn main() -> ExitCode {
@@ -47,7 +53,7 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let store = match FsStore::open(&args.root) {
-        Ok(s) => s,
+        Ok(s) => s.with_direct_io(!args.no_direct_io),
         Err(e) => {
             tracing::error!(root = %args.root.display(), error = %e, "cannot open the store");
             return ExitCode::FAILURE;

@@ -162,3 +162,44 @@ fn upload_cut_off_mid_payload_leaves_no_file() {
     assert_eq!(std::fs::read(dir.path().join("b/old.bin")).unwrap(), b"old");
     assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/old.bin"]);
 }
+
+/// 9 MiB + 17 bytes that are not all alike.
+fn large_payload() -> Vec<u8> {
+    (0..9 * 1024 * 1024 + 17_u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+#[test]
+fn large_uploads_read_straight_into_the_store_arrive_whole() {
+    // FsStore stages uploads of 1 MiB and more with direct I/O, and the
+    // server reads their payload from the socket straight into its blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fs(dir.path());
+    let mut c = Raw::connect(server.local_addr());
+    let payload = large_payload();
+    let mut input = format!("CREATE_B b\nUPLOAD b big.bin {}\n", payload.len()).into_bytes();
+    input.extend_from_slice(&payload);
+    // The next request in the same write: not a byte of it is payload.
+    input.extend_from_slice(b"LIST_F b\n");
+    c.send(&input);
+    c.expect("300 BCS");
+    c.expect("700 FUBS");
+    c.expect("800 LFS 1");
+    c.expect(&format!("b big.bin {}", payload.len()));
+    assert!(std::fs::read(dir.path().join("b/big.bin")).unwrap() == payload);
+    // The same upload cut off after 6 MiB: the old content stays.
+    c.send(format!("UPLOAD b big.bin {}\n", payload.len()));
+    c.send(&payload[..6 * 1024 * 1024]);
+    drop(c);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.handle().active_connections() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connection never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(std::fs::read(dir.path().join("b/big.bin")).unwrap() == payload);
+    assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/big.bin"]);
+}

@@ -34,6 +34,10 @@ struct Args {
     /// Keep files under this folder (FsStore: staged, fsynced, renamed).
     #[arg(long)]
     root: Option<PathBuf>,
+    /// FsStore: stage large uploads with buffered writes instead of
+    /// O_DIRECT (`FsStore::with_direct_io(false)`).
+    #[arg(long)]
+    no_direct_io: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
     };
     let result = match &args.root {
         Some(root) if !args.mem => match FsStore::open(root) {
-            Ok(store) => serve(config, store),
+            Ok(store) => serve(config, store.with_direct_io(!args.no_direct_io)),
             Err(e) => Err(format!("cannot open the store at {}: {e}", root.display())),
         },
         _ => serve(config, MemStore::new()),
