@@ -587,6 +587,12 @@ pub enum Feed {
     /// `receive(chunk)` and no events taken until the next chunk, so the
     /// next one lands behind unprocessed bytes (compaction, growth).
     CopyDeferred,
+    /// As a server reading uploads into a store's own buffer: whenever the
+    /// session has `payload_direct_room`, the next bytes of the chunk (at
+    /// most the room) are taken by the application and reported with
+    /// `payload_received_directly`, logged as payload; the rest goes
+    /// through `receive`.
+    ReadPayloadDirectly,
 }
 
 /// The feed for each of `n` chunks: all [`Feed::Copy`] when `seed` is
@@ -598,10 +604,11 @@ pub fn feeds(seed: Option<u64>, n: usize) -> Vec<(Feed, usize)> {
     let mut rng = Rng::new(seed ^ 0x5eed_f00d);
     (0..n)
         .map(|_| {
-            let feed = match rng.next_u64() % 4 {
+            let feed = match rng.next_u64() % 5 {
                 0 => Feed::Copy,
                 1 => Feed::Direct,
                 2 => Feed::DirectPollFirst,
+                3 => Feed::ReadPayloadDirectly,
                 _ => Feed::CopyDeferred,
             };
             (feed, (rng.next_u64() % 100) as usize)
@@ -629,12 +636,39 @@ pub fn run_server(config: ServerConfig, chunks: &[&[u8]], feeds: &[(Feed, usize)
     let mut bound = 0;
     for (chunk, &(feed, extra)) in chunks.iter().zip(feeds) {
         let asked = match feed {
-            Feed::Copy | Feed::CopyDeferred => chunk.len(),
+            Feed::Copy | Feed::CopyDeferred | Feed::ReadPayloadDirectly => chunk.len(),
             Feed::Direct | Feed::DirectPollFirst => chunk.len() + extra,
         };
         bound = bound.max(server.buffered() + asked);
         match feed {
             Feed::Copy | Feed::CopyDeferred => server.receive(chunk),
+            Feed::ReadPayloadDirectly => {
+                let mut rest: &[u8] = chunk;
+                while !rest.is_empty() {
+                    let room = server.payload_direct_room();
+                    if room == 0 {
+                        server.receive(rest);
+                        rest = &[];
+                    } else {
+                        assert_eq!(server.buffered(), 0, "direct room with bytes buffered");
+                        assert!(
+                            server.payload_received_directly(room + 1).is_err(),
+                            "more than the room accepted"
+                        );
+                        let n = rest.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+                        server
+                            .payload_received_directly(n as u64)
+                            .expect("within the room");
+                        let (size, got) =
+                            app.upload.as_mut().expect("direct room outside an upload");
+                        *got += n as u64;
+                        assert!(*got <= *size, "direct payload beyond the announced size");
+                        push_merged_s(&mut events, SEv::Payload(rest[..n].to_vec()));
+                        rest = &rest[n..];
+                    }
+                    pump_server(&mut server, &mut app, &mut events, &mut tx);
+                }
+            }
             Feed::Direct | Feed::DirectPollFirst => {
                 let room = server.receive_buffer(chunk.len() + extra);
                 assert!(
@@ -1115,7 +1149,8 @@ pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], feeds: &[(Feed, usi
     let mut end = Ok(());
     for (chunk, &(feed, extra)) in chunks.iter().zip(feeds) {
         match feed {
-            Feed::Copy | Feed::CopyDeferred => client.receive(chunk),
+            // The client has no direct payload path: a plain copy.
+            Feed::Copy | Feed::CopyDeferred | Feed::ReadPayloadDirectly => client.receive(chunk),
             Feed::Direct | Feed::DirectPollFirst => {
                 let room = client.receive_buffer(chunk.len() + extra);
                 assert!(
