@@ -5,6 +5,19 @@ mod common;
 
 use common::{Raw, start_fs, tree};
 
+/// Waits (up to 10 s) until the server has no connection left: a dropped
+/// peer's connection thread has noticed and cleaned up.
+fn wait_for_no_connections(server: &bucket_server::RunningServer) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.handle().active_connections() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connection never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn protocol_md_dialogue_as_typed_into_nc() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,14 +164,7 @@ fn upload_cut_off_mid_payload_leaves_no_file() {
     c.send("UPLOAD b new.bin 1000000\n"); // (part of the payload, by count)
     drop(c);
     // The connection thread notices and aborts; wait for it to end.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.handle().active_connections() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "connection never ended"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_no_connections(&server);
     assert_eq!(std::fs::read(dir.path().join("b/old.bin")).unwrap(), b"old");
     assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/old.bin"]);
 }
@@ -192,14 +198,7 @@ fn large_uploads_read_straight_into_the_store_arrive_whole() {
     c.send(format!("UPLOAD b big.bin {}\n", payload.len()));
     c.send(&payload[..6 * 1024 * 1024]);
     drop(c);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.handle().active_connections() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "connection never ended"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_no_connections(&server);
     assert!(std::fs::read(dir.path().join("b/big.bin")).unwrap() == payload);
     assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/big.bin"]);
 }
