@@ -8,7 +8,9 @@
 # (DOWNLOAD, UPLOAD with bkt-transfer, over FsStore and over MemStore through
 # bkt-serve), each as the median wall time of RUNS runs (default 3), with its
 # ratio to the best peer, and bkt-serve's peak RSS (VmHWM) during the 1 GiB
-# upload and download.
+# upload and download. Two dd rows give the disk's ceiling for durable
+# writes (page cache + fsync, and O_DIRECT), and a second FsStore server
+# shows uploads staged without direct I/O.
 #
 #   bash bench/compare.sh            # installs what is missing (apt, as root)
 #   RUNS=5 SIZE_MIB=2048 bash bench/compare.sh
@@ -87,7 +89,7 @@ BKT_TRANSFER="$TARGET_DIR/release/bkt-transfer"
 # ---- workspace --------------------------------------------------------------
 TMP=$(mktemp -d /var/tmp/bkt-compare.XXXXXX)
 chmod 755 "$TMP"
-mkdir -p "$TMP"/{data,logs,www,nginx-tmp,bkt-fs,ftp-empty} "$TMP/ftp/pub"
+mkdir -p "$TMP"/{data,logs,www,nginx-tmp,bkt-fs,bkt-buf,ftp-empty} "$TMP/ftp/pub"
 chown ftp "$TMP/ftp/pub" # anonymous FTP writes here; its root stays read-only
 FS_DESC=$(findmnt -no FSTYPE,SOURCE -T "$TMP" 2>/dev/null | tr -s ' ' || echo '?')
 SRC="$TMP/data/file.bin"
@@ -149,7 +151,7 @@ start_bg() { # logfile cmd...: runs cmd in the background, records its pid
     PIDS+=("$!")
     LAST_PID=$!
 }
-read -r P_IPERF P_NGINX P_FTP P_BKT_FS P_BKT_MEM <<<"$(free_ports 5)"
+read -r P_IPERF P_NGINX P_FTP P_BKT_FS P_BKT_MEM P_BKT_BUF <<<"$(free_ports 6)"
 P_PASV=$(free_range 10)
 
 # ---- daemons ----------------------------------------------------------------
@@ -222,6 +224,8 @@ wait_listening "$P_FTP" "$LAST_PID"
 start_bg "$TMP/logs/bkt-fs.log" "$BKT_SERVE" --listen "127.0.0.1:$P_BKT_FS" --root "$TMP/bkt-fs"
 PID_BKT_FS=$LAST_PID
 wait_listening "$P_BKT_FS" "$PID_BKT_FS"
+start_bg "$TMP/logs/bkt-buf.log" "$BKT_SERVE" --listen "127.0.0.1:$P_BKT_BUF" --root "$TMP/bkt-buf" --no-direct-io
+wait_listening "$P_BKT_BUF" "$LAST_PID"
 start_bg "$TMP/logs/bkt-mem.log" "$BKT_SERVE" --listen "127.0.0.1:$P_BKT_MEM" --mem
 PID_BKT_MEM=$LAST_PID
 wait_listening "$P_BKT_MEM" "$PID_BKT_MEM"
@@ -285,6 +289,13 @@ measure_iperf() {
 
 log "measuring, $RUNS runs each"
 measure_iperf
+# The disk's own ceiling for durable writes of the file: through the page
+# cache then fsync (what a buffered upload must wait for), and O_DIRECT in
+# 4 MiB writes (what FsStore's direct staging does).
+dd_to() { dd if="$SRC" of="$TMP/data/dd.bin" bs=4M "$@" status=none; }
+drop_dd() { rm -f "$TMP/data/dd.bin"; sync; }
+measure dd_buffered drop_dd dd_to conv=fsync
+measure dd_direct drop_dd dd_to oflag=direct conv=fsync
 
 NGINX_URL="http://127.0.0.1:$P_NGINX"
 FTP_URL="ftp://127.0.0.1:$P_FTP/pub"
@@ -302,6 +313,8 @@ HWM_OF[bkt_fs_upload]=$(hwm_kib "$PID_BKT_FS")
 reset_hwm "$PID_BKT_FS"
 measure bkt_fs_download : bkt "$P_BKT_FS" download bench file.bin
 HWM_OF[bkt_fs_download]=$(hwm_kib "$PID_BKT_FS")
+drop_buf_upload() { rm -f "$TMP/bkt-buf/bench/file.bin"; sync; }
+measure bkt_fs_buffered_upload drop_buf_upload bkt "$P_BKT_BUF" upload "$SRC" bench file.bin
 reset_hwm "$PID_BKT_MEM"
 measure bkt_mem_upload : bkt "$P_BKT_MEM" upload "$SRC" bench file.bin
 HWM_OF[bkt_mem_upload]=$(hwm_kib "$PID_BKT_MEM")
@@ -343,6 +356,8 @@ echo "versions: $("$NGINX" -v 2>&1 | sed 's/.*: //'), vsftpd $(dpkg-query -W -f=
 echo
 printf '%-9s %-40s %-13s %8s %9s %8s   %s\n' direction server client seconds MB/s vs-best "runs (s)"
 row ceiling "iperf3 single stream" iperf3 iperf3 -
+row disk "dd, page cache then fsync" dd dd_buffered -
+row disk "dd, O_DIRECT 4 MiB writes, fsync" dd dd_direct -
 row download "nginx GET (sendfile on)" curl nginx_get "$BEST_DOWN"
 row download "vsftpd RETR (passive, sendfile)" curl vsftpd_retr "$BEST_DOWN"
 row download "bucket-server DOWNLOAD, FsStore" bkt-transfer bkt_fs_download "$BEST_DOWN"
@@ -350,10 +365,15 @@ row download "bucket-server DOWNLOAD, MemStore" bkt-transfer bkt_mem_download "$
 row upload "nginx PUT (dav, no fsync)" curl nginx_put "$BEST_UP"
 row upload "vsftpd STOR (no fsync)" curl vsftpd_stor "$BEST_UP"
 row upload "bucket-server UPLOAD, FsStore (fsync)" bkt-transfer bkt_fs_upload "$BEST_UP"
+row upload "  same, --no-direct-io (buffered, fsync)" bkt-transfer bkt_fs_buffered_upload "$BEST_UP"
 row upload "bucket-server UPLOAD, MemStore" bkt-transfer bkt_mem_upload "$BEST_UP"
 row upload+fs "nginx PUT, then fsync(file)" curl+sync nginx_put_fsync "$BEST_UP_FSYNC"
 row upload+fs "vsftpd STOR, then fsync(file)" curl+sync vsftpd_stor_fsync "$BEST_UP_FSYNC"
 row upload+fs "bucket-server UPLOAD, FsStore (fsync)" bkt-transfer bkt_fs_upload "$BEST_UP_FSYNC"
+echo
+ratio_to() { awk -v a="$(mbps "${SECONDS_OF[$1]}")" -v b="$(mbps "${SECONDS_OF[$2]}")" 'BEGIN {printf "%.2fx", a / b}'; }
+echo "bucket-server UPLOAD into FsStore (fsync included) = $(ratio_to bkt_fs_upload vsftpd_stor) vsftpd STOR (no fsync),"
+echo "  $(ratio_to bkt_fs_upload vsftpd_stor_fsync) vsftpd STOR + fsync; $(ratio_to bkt_fs_upload dd_direct) of the disk's O_DIRECT ceiling (dd)."
 echo
 echo "bkt-serve peak RSS (VmHWM, reset before each series of $RUNS runs):"
 echo "  FsStore:  upload $(mib "${HWM_OF[bkt_fs_upload]}"), download $(mib "${HWM_OF[bkt_fs_download]}")"
@@ -370,3 +390,7 @@ echo "  process start-up); iperf3: its receiver's own time. Client and server sh
 echo "- Clients differ: curl reads and writes with its own buffer sizes, bkt-transfer (bucket-client)"
 echo "  with 256 KiB. nginx: client_body_buffer_size 256k, sendfile on, access log off."
 echo "- Uploaded files are deleted and the page cache flushed (sync) between runs, untimed."
+echo "- disk rows: dd copies the source file (from the page cache) to a new file on the same"
+echo "  filesystem and fsyncs it: no upload can be durable faster than the better of the two."
+echo "- FsStore stages uploads of 1 MiB and more with O_DIRECT by default; the --no-direct-io row"
+echo "  is the same server staging through the page cache."
