@@ -18,7 +18,10 @@
 //! | [`error`] | one error enum per concern |
 //!
 //! The grammar (nom) and the line framing sit behind these in crate-private
-//! modules `parse` and `framing`.
+//! modules `parse` and `framing`; `scan` is a hand-written fast path for
+//! the common shape of a request line, checked against the grammar by a
+//! differential proptest and a fuzz target (the grammar decides every other
+//! line, and every error).
 //!
 //! ## A whole exchange, in memory
 //! ```
