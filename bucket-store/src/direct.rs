@@ -118,25 +118,31 @@ pub(crate) fn switch_off(_: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Reserves `len` bytes of disk for `file` without changing its length, so
-/// a disk too small for the upload is found before its payload is read, and
-/// the file's blocks are allocated in few extents. Only `ENOSPC` (and
-/// `EDQUOT`) are reported: a filesystem without `fallocate` just skips it.
+/// Refuses an upload of `len` bytes that cannot fit in the free space of
+/// `file`'s filesystem (as an unprivileged user sees it), before its payload
+/// is read. Nothing is reserved: `fallocate` would let one request line hold
+/// the whole disk until the connection times out, and it was not faster
+/// here. A filesystem that cannot say is not checked.
 ///
 /// # Errors
-/// [`io::ErrorKind::StorageFull`] / quota errors from the filesystem.
-#[cfg(target_os = "linux")]
-pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
-    use rustix::io::Errno;
-    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::KEEP_SIZE, 0, len) {
-        Ok(()) => Ok(()),
-        Err(e) if e == Errno::NOSPC || e == Errno::DQUOT => Err(e.into()),
-        Err(_) => Ok(()),
+/// [`io::ErrorKind::StorageFull`] when `len` is more than the free space.
+#[cfg(unix)]
+pub(crate) fn check_free_space(file: &File, len: u64) -> io::Result<()> {
+    let Ok(stat) = rustix::fs::fstatvfs(file) else {
+        return Ok(());
+    };
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if len > free {
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!("{len} bytes do not fit in the {free} bytes free"),
+        ));
     }
+    Ok(())
 }
 
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn reserve(_: &File, _: u64) -> io::Result<()> {
+#[cfg(not(unix))]
+pub(crate) fn check_free_space(_: &File, _: u64) -> io::Result<()> {
     Ok(())
 }
 

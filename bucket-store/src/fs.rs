@@ -345,7 +345,7 @@ impl Store for FsStore {
         let (file, path, direct) = self.create_staged_for(size)?;
         let staged = StagedFile(Some(path));
         // Refuses an upload the disk cannot hold before its payload is read.
-        direct::reserve(&file, size)?;
+        direct::check_free_space(&file, size)?;
         let writer = if direct {
             Some(DirectWriter::start(&file)?)
         } else {

@@ -187,6 +187,12 @@ fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
             Ok(_) => panic!("a 64 MiB upload into an 8 MiB filesystem was started"),
         }
         assert!(staging_is_empty(&store));
+        // Nothing is reserved at the start: two uploads that each fit, but
+        // not together, may both start (a request line alone cannot fill
+        // the disk for everyone else).
+        let first = start(&store, "one", 6 * MIB);
+        let second = start(&store, "two", 6 * MIB);
+        drop((first, second));
         // What fits still goes in, direct I/O or not (tmpfs takes O_DIRECT).
         let bytes = pattern(3, 5 * MIB + 3);
         let mut up = start(&store, "fits", bytes.len());
