@@ -24,7 +24,8 @@ use crate::cli::{Output, Target};
     Logging: set RUST_LOG (e.g. RUST_LOG=debug) to trace requests and replies on stderr."
 )]
 struct Cli {
-    /// Server host name or IP address.
+    /// Server host name or IP address; `HOST:PORT` (or `[IPv6]:PORT`) also
+    /// sets the port, over --port.
     #[arg(
         short = 's',
         long = "server",

@@ -102,12 +102,14 @@ pub struct Target {
 }
 
 impl Target {
-    /// `timeout_secs` 0 means no limit.
+    /// `host` may carry its own port (`HOST:PORT`, `[IPv6]:PORT`), which
+    /// then wins over `port`; `timeout_secs` 0 means no limit.
     pub fn new(host: String, port: u16, timeout_secs: u64) -> Self {
         let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+        let (host, own_port) = split_host_port(&host);
         Target {
             host,
-            port,
+            port: own_port.unwrap_or(port),
             timeout,
         }
     }
@@ -124,6 +126,21 @@ impl Target {
             source,
         })
     }
+}
+
+/// `HOST:PORT` or `[IPv6]:PORT` split into host and port; a bare host name,
+/// IPv4 or IPv6 address (`::1`) has no port.
+fn split_host_port(server: &str) -> (String, Option<u16>) {
+    if let Ok(addr) = server.parse::<std::net::SocketAddr>() {
+        return (addr.ip().to_string(), Some(addr.port()));
+    }
+    if let Some((host, port)) = server.rsplit_once(':')
+        && !host.contains(':')
+        && let Ok(port) = port.parse()
+    {
+        return (host.to_owned(), Some(port));
+    }
+    (server.to_owned(), None)
 }
 
 impl fmt::Display for Target {
@@ -334,5 +351,30 @@ mod printable_tests {
     fn server_text_cannot_carry_terminal_escapes() {
         assert_eq!(printable(&"evil\x1b[2J\x07\rname"), "evil?[2J??name");
         assert_eq!(printable(&"a\tb\nc é"), "a\tb\nc é");
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::Target;
+
+    fn shown(server: &str, port: u16) -> String {
+        Target::new(server.to_owned(), port, 0).to_string()
+    }
+
+    #[test]
+    fn a_port_in_the_server_argument_wins_over_the_port_option() {
+        assert_eq!(shown("127.0.0.1:4599", 4567), "127.0.0.1:4599");
+        assert_eq!(shown("files.example.com:80", 4567), "files.example.com:80");
+        assert_eq!(shown("[::1]:4599", 4567), "[::1]:4599");
+    }
+
+    #[test]
+    fn bare_hosts_and_ipv6_addresses_take_the_port_option() {
+        assert_eq!(shown("127.0.0.1", 4567), "127.0.0.1:4567");
+        assert_eq!(shown("localhost", 99), "localhost:99");
+        assert_eq!(shown("::1", 4567), "[::1]:4567");
+        // Not a port: kept as the host, and the lookup will say so.
+        assert_eq!(shown("host:http", 4567), "[host:http]:4567");
     }
 }
