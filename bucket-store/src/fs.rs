@@ -351,7 +351,9 @@ impl Store for FsStore {
         } else {
             None
         };
-        debug!(%bucket, %name, size, direct, staged = ?staged.0, "upload started");
+        if let Some(path) = &staged.0 {
+            debug!(%bucket, %name, size, direct, staged = %path.display(), "upload started");
+        }
         Ok(FsUpload {
             file,
             staged,
