@@ -233,6 +233,47 @@ fn disk_full_and_read_only_filesystems_give_fubf_io_and_no_partial_file() {
     server.shutdown();
 }
 
+#[test]
+fn a_disk_that_fills_during_a_direct_upload_gives_fubf_io_and_the_connection_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    if !mount_tmpfs(dir.path(), "8m") {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            umount(self.0);
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let root = dir.path().join("root");
+    let server = start(config(), FsStore::open(&root).unwrap());
+    let six_mib = 6 * 1024 * 1024;
+    let mut a = Raw::connect(server.local_addr());
+    let mut b = Raw::connect(server.local_addr());
+    a.send("CREATE_B b\n");
+    a.expect("300 BCS");
+    // Both uploads start while 8 MiB are free (direct I/O: 1 MiB and more);
+    // only one fits. (Should the second start late, it is refused at the
+    // start instead: the same reply.)
+    a.send(format!("UPLOAD b first {six_mib}\n"));
+    b.send(format!("UPLOAD b second {six_mib}\n"));
+    std::thread::sleep(Duration::from_millis(200));
+    a.send(vec![1u8; six_mib]);
+    a.expect("700 FUBS");
+    b.send(vec![2u8; six_mib]);
+    let refusal = b.expect_prefix("701 FUBF IO");
+    eprintln!("refusal: {refusal}");
+    // The connection stays usable, and nothing of the failed upload is left.
+    b.send("LIST_F b\n");
+    b.expect("800 LFS 1");
+    b.expect(&format!("b first {six_mib}"));
+    assert_eq!(tree(&root), [".bkt-staging", "b", "b/first"]);
+    drop((a, b));
+    server.shutdown();
+}
+
 /// Sends `line` on a fresh connection, half-closes, and reads every reply
 /// until the server closes. Returns the number of complete replies, or an
 /// error if the server's bytes are not valid BKT/1 or it never closes.

@@ -203,3 +203,37 @@ fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
         store.delete_file(&bucket("b"), &file("fits")).unwrap();
     }
 }
+
+#[test]
+fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
+    let Some(tmpfs) = Tmpfs::mount("8m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let root = tmpfs.0.path().join("root");
+    let store = store(&root, true);
+    // Both fit the free space when they start; only one fits in the end.
+    let mut first = start(&store, "first", 6 * MIB);
+    let mut second = start(&store, "second", 6 * MIB);
+    assert!(first.is_direct() && second.is_direct());
+    let bytes = pattern(11, 6 * MIB);
+    first.write_all(&bytes).unwrap();
+    first.commit().unwrap();
+    // The second's first full block fails on the writer thread; the error
+    // comes back on a later write or at commit, never as success.
+    let failed = second
+        .write_all(&pattern(12, 6 * MIB))
+        .map_err(StoreError::from)
+        .and_then(|()| second.commit());
+    match failed {
+        Err(StoreError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}"),
+        Err(e) => panic!("expected ENOSPC, got {e}"),
+        Ok(()) => panic!("12 MiB were committed into an 8 MiB filesystem"),
+    }
+    assert!(read(&store, "b", "first").unwrap() == bytes);
+    assert!(matches!(
+        store.open(&bucket("b"), &file("second")),
+        Err(StoreError::NoSuchFile)
+    ));
+    assert!(staging_is_empty(&store));
+}
