@@ -174,33 +174,41 @@ fn a_back_end_failing_mid_write_or_at_commit_gives_fubf_io_and_no_file() {
     }
 }
 
-/// Mounts a tmpfs of `size` at `dir`; `false` where mounting is not allowed.
-fn mount_tmpfs(dir: &Path, size: &str) -> bool {
-    Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success())
+/// A tmpfs mounted on a fresh temporary folder, unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// A tmpfs of `size` (e.g. "8m"), or `None` (with a note on stderr)
+    /// where mounting is not allowed.
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        }
+        mounted.then_some(Tmpfs(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
 }
 
-fn umount(dir: &Path) {
-    let _ = Command::new("umount").arg(dir).status();
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
 }
 
 #[test]
 fn disk_full_and_read_only_filesystems_give_fubf_io_and_no_partial_file() {
-    let dir = tempfile::tempdir().unwrap();
-    if !mount_tmpfs(dir.path(), "1m") {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(dir) = Tmpfs::mount("1m") else {
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            umount(self.0);
-        }
-    }
-    let _unmount = Unmount(dir.path());
+    };
     let root = dir.path().join("root");
     let server = start(config(), FsStore::open(&root).unwrap());
     let mut c = Raw::connect(server.local_addr());
@@ -235,18 +243,9 @@ fn disk_full_and_read_only_filesystems_give_fubf_io_and_no_partial_file() {
 
 #[test]
 fn a_disk_that_fills_during_a_direct_upload_gives_fubf_io_and_the_connection_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    if !mount_tmpfs(dir.path(), "8m") {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(dir) = Tmpfs::mount("8m") else {
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            umount(self.0);
-        }
-    }
-    let _unmount = Unmount(dir.path());
+    };
     let root = dir.path().join("root");
     let server = start(config(), FsStore::open(&root).unwrap());
     let six_mib = 6 * 1024 * 1024;
