@@ -301,21 +301,9 @@ pub fn run_server_with(
     eof: bool,
     script: &mut Script<'_>,
 ) -> ServerRun {
-    let mut server = ServerSession::new(config);
-    let mut events = Vec::new();
-    let mut tx = Vec::new();
-    let mut current = None;
-    for chunk in chunks {
-        server.receive(chunk);
-        pump_server(&mut server, script, &mut events, &mut current);
-        server.poll_transmit(&mut tx);
-    }
-    if eof {
-        server.receive_eof();
-        pump_server(&mut server, script, &mut events, &mut current);
-        server.poll_transmit(&mut tx);
-    }
-    ServerRun { events, tx }
+    run_server_fed(config, chunks, eof, script, |server, chunk| {
+        server.receive(chunk)
+    })
 }
 
 /// Hands `chunk` to `server` through its zero-copy path: asks for at least
@@ -332,18 +320,37 @@ pub fn server_receive_direct(server: &mut ServerSession, chunk: &[u8], extra: us
 
 /// [`run_server`], feeding through `receive_buffer`/`commit_received`.
 pub fn run_server_direct(chunks: &[&[u8]], eof: bool, extra: usize) -> ServerRun {
-    let mut server = ServerSession::default();
+    run_server_fed(
+        ServerConfig::default(),
+        chunks,
+        eof,
+        &mut default_answer,
+        |server, chunk| server_receive_direct(server, chunk, extra),
+    )
+}
+
+/// The loop behind the `run_server*` helpers: `feed` hands each chunk to a
+/// fresh session, events are taken after each, then the end of input when
+/// `eof`.
+fn run_server_fed(
+    config: ServerConfig,
+    chunks: &[&[u8]],
+    eof: bool,
+    script: &mut Script<'_>,
+    mut feed: impl FnMut(&mut ServerSession, &[u8]),
+) -> ServerRun {
+    let mut server = ServerSession::new(config);
     let mut events = Vec::new();
     let mut tx = Vec::new();
     let mut current = None;
     for chunk in chunks {
-        server_receive_direct(&mut server, chunk, extra);
-        pump_server(&mut server, &mut default_answer, &mut events, &mut current);
+        feed(&mut server, chunk);
+        pump_server(&mut server, script, &mut events, &mut current);
         server.poll_transmit(&mut tx);
     }
     if eof {
         server.receive_eof();
-        pump_server(&mut server, &mut default_answer, &mut events, &mut current);
+        pump_server(&mut server, script, &mut events, &mut current);
         server.poll_transmit(&mut tx);
     }
     ServerRun { events, tx }
@@ -433,30 +440,7 @@ pub fn client_with_pending(pending: &[Request<'_>]) -> ClientSession {
 /// Feeds `chunks` of a reply stream to a client that has sent `pending`,
 /// then the end of input when `eof`.
 pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], eof: bool) -> ClientRun {
-    let mut client = client_with_pending(pending);
-    let mut events = Vec::new();
-    for chunk in chunks {
-        client.receive(chunk);
-        if let Err(e) = pump_client(&mut client, &mut events) {
-            return ClientRun {
-                events,
-                error: Some(e),
-            };
-        }
-    }
-    if eof {
-        client.receive_eof();
-        if let Err(e) = pump_client(&mut client, &mut events) {
-            return ClientRun {
-                events,
-                error: Some(e),
-            };
-        }
-    }
-    ClientRun {
-        events,
-        error: None,
-    }
+    run_client_fed(pending, chunks, eof, |client, chunk| client.receive(chunk))
 }
 
 /// [`run_client`], feeding through `receive_buffer`/`commit_received`.
@@ -466,9 +450,7 @@ pub fn run_client_direct(
     eof: bool,
     extra: usize,
 ) -> ClientRun {
-    let mut client = client_with_pending(pending);
-    let mut events = Vec::new();
-    for chunk in chunks {
+    run_client_fed(pending, chunks, eof, |client, chunk| {
         let room = client.receive_buffer(chunk.len() + extra);
         assert!(
             room.len() >= chunk.len() + extra,
@@ -476,26 +458,33 @@ pub fn run_client_direct(
         );
         room[..chunk.len()].copy_from_slice(chunk);
         client.commit_received(chunk.len());
-        if let Err(e) = pump_client(&mut client, &mut events) {
-            return ClientRun {
-                events,
-                error: Some(e),
-            };
+    })
+}
+
+/// The loop behind the `run_client*` helpers: `feed` hands each chunk to a
+/// client that has sent `pending`, events are taken after each, then the
+/// end of input when `eof`; the first error ends the run.
+fn run_client_fed(
+    pending: &[Request<'_>],
+    chunks: &[&[u8]],
+    eof: bool,
+    mut feed: impl FnMut(&mut ClientSession, &[u8]),
+) -> ClientRun {
+    let mut client = client_with_pending(pending);
+    let mut events = Vec::new();
+    let mut run = || -> Result<(), ClientError> {
+        for chunk in chunks {
+            feed(&mut client, chunk);
+            pump_client(&mut client, &mut events)?;
         }
-    }
-    if eof {
-        client.receive_eof();
-        if let Err(e) = pump_client(&mut client, &mut events) {
-            return ClientRun {
-                events,
-                error: Some(e),
-            };
+        if eof {
+            client.receive_eof();
+            pump_client(&mut client, &mut events)?;
         }
-    }
-    ClientRun {
-        events,
-        error: None,
-    }
+        Ok(())
+    };
+    let error = run().err();
+    ClientRun { events, error }
 }
 
 /// Decodes a whole stream of replies with [`decode::reply`], skipping each
