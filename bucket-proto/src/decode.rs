@@ -50,7 +50,7 @@ pub fn request(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
     // goes through nom, the reference.
     if let Some((scanned, consumed)) = crate::scan::request_line(input) {
         return Ok(Decoded::Complete {
-            value: scanned.request,
+            value: scanned,
             consumed,
         });
     }

@@ -355,34 +355,23 @@ fn verb_info(key: u128) -> Option<&'static VerbInfo> {
 
 // ---- the scanner ----------------------------------------------------------
 
-/// A request line recognised by the fast path.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Scanned<'a> {
-    /// The request's verb (`request.verb()`).
-    pub(crate) verb: Verb,
-    /// For `UPLOAD`, the payload length in bytes that follows the line;
-    /// `None` for every other verb (`request.payload_len()`).
-    pub(crate) size: Option<u64>,
-    /// The complete request; its names borrow from the line.
-    pub(crate) request: Request<'a>,
-}
-
 /// Scans one request line's content (the framing layer has removed the LF
 /// and one CR before it; PROTOCOL.md § Transport) and returns its request
 /// when the line is in the fast subset: ASCII, bare arguments only,
 /// separators as in PROTOCOL.md § Requests (leading SP/HTAB and extra
 /// separators are accepted as the grammar accepts them), a known verb or
 /// alias in any case, every required argument and no more than the verb
-/// takes, names valid by PROTOCOL.md § Names and a valid `size`.
+/// takes, names valid by PROTOCOL.md § Names and a valid `size`. The
+/// request's names borrow from `line`.
 ///
 /// `None` means "not in the fast subset": the caller must run the nom
 /// grammar ([`crate::parse::command`] and [`crate::parse::build`]), which
 /// gives the answer for every such line (blank lines, errors, dialogues,
 /// quoted arguments, non-ASCII names). Never allocates.
 #[inline]
-pub(crate) fn request(line: &[u8]) -> Option<Scanned<'_>> {
-    let (scanned, ()) = scan(line, |stop| (stop == line.len()).then_some(()))?;
-    Some(scanned)
+pub(crate) fn request(line: &[u8]) -> Option<Request<'_>> {
+    let (request, ()) = scan(line, |stop| (stop == line.len()).then_some(()))?;
+    Some(request)
 }
 
 /// [`request`] on a buffer that starts with a whole request line, framing
@@ -395,7 +384,7 @@ pub(crate) fn request(line: &[u8]) -> Option<Scanned<'_>> {
 /// before the LF, anything [`request`] refuses): the caller frames the line
 /// and runs the nom grammar.
 #[inline(always)]
-pub(crate) fn request_line(input: &[u8]) -> Option<(Scanned<'_>, usize)> {
+pub(crate) fn request_line(input: &[u8]) -> Option<(Request<'_>, usize)> {
     // Bytes past the limit can never be in a line.
     let window = &input[..input.len().min(MAX_LINE_LEN)];
     scan(window, |stop| match window.get(stop..) {
@@ -418,7 +407,7 @@ type Span = (usize, usize);
 fn scan<'a, T>(
     buf: &'a [u8],
     at_stop: impl FnOnce(usize) -> Option<T>,
-) -> Option<(Scanned<'a>, T)> {
+) -> Option<(Request<'a>, T)> {
     let len = buf.len();
     // Spaces and tabs before the verb (not commas: the grammar refuses a
     // line starting with one).
@@ -515,12 +504,7 @@ fn scan<'a, T>(
         }
         _ => return None,
     };
-    let scanned = Scanned {
-        verb,
-        size: request.payload_len(),
-        request,
-    };
-    Some((scanned, tail))
+    Some((request, tail))
 }
 
 /// The next argument, scanned from `*i` (just after the verb or the
@@ -683,13 +667,7 @@ mod tests {
     fn fast(line: &str) -> Request<'_> {
         let scanned =
             request(line.as_bytes()).unwrap_or_else(|| panic!("{line:?} fell back to the grammar"));
-        assert_eq!(
-            Ok(scanned.request.clone()),
-            reference(line.as_bytes()),
-            "{line:?}"
-        );
-        assert_eq!(scanned.verb, scanned.request.verb(), "{line:?}");
-        assert_eq!(scanned.size, scanned.request.payload_len(), "{line:?}");
+        assert_eq!(Ok(scanned.clone()), reference(line.as_bytes()), "{line:?}");
         // The same line framed in one pass, with more data after it.
         for (end, extra) in [("\n", 1), ("\r\n", 2)] {
             let input = format!("{line}{end}HELLO\n");
@@ -697,7 +675,7 @@ mod tests {
             assert_eq!(framed, scanned, "{input:?}");
             assert_eq!(consumed, line.len() + extra, "{input:?}");
         }
-        scanned.request
+        scanned
     }
 
     /// The fast path leaves `line` to the grammar, framed or not.
@@ -990,14 +968,8 @@ mod tests {
 
     #[test]
     fn framing_in_one_pass() {
-        assert_eq!(
-            request_line(b"HELLO\nQUIT\n").map(|(s, n)| (s.request, n)),
-            Some((Request::Hello, 6))
-        );
-        assert_eq!(
-            request_line(b"HELLO\r\n").map(|(s, n)| (s.request, n)),
-            Some((Request::Hello, 7))
-        );
+        assert_eq!(request_line(b"HELLO\nQUIT\n"), Some((Request::Hello, 6)));
+        assert_eq!(request_line(b"HELLO\r\n"), Some((Request::Hello, 7)));
         // Only one CR belongs to the terminator; a lone CR is content.
         for input in [
             &b"HELLO\r\r\n"[..],

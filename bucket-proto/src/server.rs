@@ -336,7 +336,7 @@ impl ServerSession {
                         _ => scan::request(raw),
                     };
                     let request = if let Some(scanned) = fast {
-                        (scanned.verb, scanned.size, Ok(scanned.request))
+                        (scanned.verb(), scanned.payload_len(), Ok(scanned))
                     } else {
                         let Ok(line) = std::str::from_utf8(raw) else {
                             return Some(self.core.reject(RequestError::InvalidUtf8, None));
