@@ -164,22 +164,24 @@ impl<S: Store> Connection<'_, S> {
             // payload arrives, into the upload's own buffer when its back-end
             // has one (FsStore's direct-I/O block): no copy either way.
             let room = self.session.payload_direct_room();
-            let mut direct = false;
-            let read = match &mut self.pending {
+            let upload_buf = match &mut self.pending {
                 Pending::Upload(upload) if room > 0 => match upload.receive_buffer() {
-                    Ok(Some(buf)) if !buf.is_empty() => {
-                        direct = true;
-                        let len = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
-                        self.stream.read(&mut buf[..len])
-                    }
-                    Ok(_) => self.stream.read(self.session.receive_buffer(read_size)),
+                    Ok(buf) => buf.filter(|b| !b.is_empty()),
                     Err(e) => {
                         let reply = self.fail_upload(e);
                         self.send(&reply)?;
                         continue;
                     }
                 },
-                _ => self.stream.read(self.session.receive_buffer(read_size)),
+                _ => None,
+            };
+            let direct = upload_buf.is_some();
+            let read = match upload_buf {
+                Some(buf) => {
+                    let len = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
+                    self.stream.read(&mut buf[..len])
+                }
+                None => self.stream.read(self.session.receive_buffer(read_size)),
             };
             let now = Instant::now();
             let n = match read {
