@@ -41,6 +41,11 @@ struct Args {
     /// they arrive, so the commit's fsync is short (docs/operations.md).
     #[arg(long)]
     no_direct_io: bool,
+    /// Most uploads staged with direct I/O at once (each holds 8 MiB and a
+    /// writer thread while it runs); further large uploads are staged with
+    /// buffered writes. 0 is the same as --no-direct-io.
+    #[arg(long, default_value_t = 8)]
+    max_direct_uploads: usize,
 }
 
 fn main() -> ExitCode {
@@ -53,7 +58,9 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let store = match FsStore::open(&args.root) {
-        Ok(s) => s.with_direct_io(!args.no_direct_io),
+        Ok(s) => s
+            .with_direct_io(!args.no_direct_io)
+            .with_max_direct_uploads(args.max_direct_uploads),
         Err(e) => {
             tracing::error!(root = %args.root.display(), error = %e, "cannot open the store");
             return ExitCode::FAILURE;

@@ -273,6 +273,46 @@ fn a_disk_that_fills_during_a_direct_upload_gives_fubf_io_and_the_connection_goe
     server.shutdown();
 }
 
+#[test]
+fn large_uploads_past_the_direct_io_limit_are_staged_buffered_and_all_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path())
+        .unwrap()
+        .with_max_direct_uploads(1);
+    let watch = store.clone();
+    let server = start(config(), store);
+    let size = 6 * 1024 * 1024;
+    let mut peers: Vec<Raw> = (0..3).map(|_| Raw::connect(server.local_addr())).collect();
+    peers[0].send("CREATE_B b\n");
+    peers[0].expect("300 BCS");
+    // Three large uploads in progress at once, half of each payload sent.
+    for (i, peer) in (1u8..).zip(&mut peers) {
+        peer.send(format!("UPLOAD b f{i} {size}\n"));
+        peer.send(vec![i; size / 2]);
+    }
+    let staging = dir.path().join(FsStore::STAGING_DIR);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&staging).unwrap().count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "uploads not started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // One slot: one is direct, two are buffered.
+    assert_eq!(watch.direct_uploads_in_progress(), 1);
+    for (i, peer) in (1u8..).zip(&mut peers) {
+        peer.send(vec![i; size - size / 2]);
+        peer.expect("700 FUBS");
+    }
+    assert_eq!(watch.direct_uploads_in_progress(), 0);
+    for i in 1u8..=3 {
+        let bytes = std::fs::read(dir.path().join(format!("b/f{i}"))).unwrap();
+        assert_eq!(bytes.len(), size);
+        assert!(bytes.iter().all(|&b| b == i), "f{i} is not whole");
+    }
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+    drop(peers);
+    server.shutdown();
+}
+
 /// Sends `line` on a fresh connection, half-closes, and reads every reply
 /// until the server closes. Returns the number of complete replies, or an
 /// error if the server's bytes are not valid BKT/1 or it never closes.

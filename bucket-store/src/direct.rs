@@ -16,6 +16,8 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -28,6 +30,60 @@ pub(crate) const DIRECT_IO_MIN: u64 = 1 << 20;
 /// writes (`dd oflag=direct`: 1.2 GB/s at 1 MiB, 1.5 GB/s at 4 MiB), and the
 /// buffer a direct upload holds in memory.
 pub(crate) const BLOCK: usize = 4 << 20;
+
+/// Direct uploads an [`FsStore`](crate::FsStore) runs at once by default:
+/// 64 MiB of blocks and 8 writer threads at most. Past it, uploads are
+/// staged with buffered writes; one disk gains nothing from more streams.
+pub(crate) const DEFAULT_MAX_DIRECT_UPLOADS: usize = 8;
+
+/// The number of direct uploads in progress against a limit, shared by an
+/// [`FsStore`](crate::FsStore) and its clones, so that memory (two
+/// [`BLOCK`]s each) and writer threads stay bounded however many
+/// connections upload at once.
+#[derive(Debug)]
+pub(crate) struct DirectBudget {
+    max: usize,
+    in_use: AtomicUsize,
+}
+
+impl DirectBudget {
+    pub(crate) fn new(max: usize) -> Arc<DirectBudget> {
+        Arc::new(DirectBudget {
+            max,
+            in_use: AtomicUsize::new(0),
+        })
+    }
+
+    /// The limit.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Direct uploads in progress.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Acquire)
+    }
+
+    /// A slot for one more direct upload, or `None` when all are taken.
+    pub(crate) fn try_take(self: &Arc<Self>) -> Option<DirectSlot> {
+        self.in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| DirectSlot(Arc::clone(self)))
+    }
+}
+
+/// One direct upload's share of a [`DirectBudget`], given back on drop.
+#[derive(Debug)]
+pub(crate) struct DirectSlot(Arc<DirectBudget>);
+
+impl Drop for DirectSlot {
+    fn drop(&mut self) {
+        self.0.in_use.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Alignment of the buffer's address, of every direct write's length and of
 /// its file offset: the page size, a multiple of every common logical block
@@ -182,15 +238,19 @@ pub(crate) struct DirectWriter {
     /// Written (cleared) blocks back, or the error that stopped the thread.
     from_writer: Receiver<io::Result<AlignedBlock>>,
     thread: Option<JoinHandle<()>>,
+    /// This upload's share of the store's budget, given back after the
+    /// thread has stopped (fields drop after [`Drop::drop`]).
+    _slot: DirectSlot,
 }
 
 impl DirectWriter {
     /// Starts the writer thread for `file` (a handle that shares its open
-    /// file description, so `O_DIRECT` and the position are shared).
+    /// file description, so `O_DIRECT` and the position are shared),
+    /// holding `slot` until the writer is finished or dropped.
     ///
     /// # Errors
     /// Duplicating the handle or spawning the thread failed.
-    pub(crate) fn start(file: &File) -> io::Result<DirectWriter> {
+    pub(crate) fn start(file: &File, slot: DirectSlot) -> io::Result<DirectWriter> {
         let file = file.try_clone()?;
         let (to_writer, full) = mpsc::sync_channel::<AlignedBlock>(1);
         let (done, from_writer) = mpsc::sync_channel(2);
@@ -212,6 +272,7 @@ impl DirectWriter {
             to_writer: Some(to_writer),
             from_writer,
             thread: Some(thread),
+            _slot: slot,
         })
     }
 
@@ -307,8 +368,25 @@ impl Drop for DirectWriter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budget_slots_are_counted_and_given_back_on_drop() {
+        let budget = DirectBudget::new(2);
+        let a = budget.try_take().unwrap();
+        let b = budget.try_take().unwrap();
+        assert_eq!(budget.in_use(), 2);
+        assert!(budget.try_take().is_none());
+        drop(a);
+        assert_eq!(budget.in_use(), 1);
+        let c = budget.try_take().unwrap();
+        assert!(budget.try_take().is_none());
+        drop((b, c));
+        assert_eq!(budget.in_use(), 0);
+        assert!(DirectBudget::new(0).try_take().is_none());
+    }
 
     #[test]
     fn block_is_aligned_and_fills_to_exactly_block_bytes() {

@@ -17,13 +17,14 @@ use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bucket_proto::{BucketName, FileName};
 use tracing::{debug, info, warn};
 
-use crate::direct::{self, DirectWriter};
+use crate::direct::{self, DirectBudget, DirectSlot, DirectWriter};
 use crate::{Download, FileInfo, Store, StoreError, Upload};
 
 /// Prefix of staged upload files inside [`FsStore::STAGING_DIR`].
@@ -58,6 +59,8 @@ pub struct FsStore {
     root: PathBuf,
     staging: PathBuf,
     direct_io: bool,
+    /// Direct uploads in progress and their limit, shared by clones.
+    direct_budget: Arc<DirectBudget>,
 }
 
 impl FsStore {
@@ -93,6 +96,7 @@ impl FsStore {
             root,
             staging,
             direct_io: cfg!(target_os = "linux"),
+            direct_budget: DirectBudget::new(direct::DEFAULT_MAX_DIRECT_UPLOADS),
         };
         store.remove_stale_uploads()?;
         Ok(store)
@@ -106,8 +110,9 @@ impl FsStore {
     /// instead of piling up as dirty pages for the commit's `fsync` to flush,
     /// which made durable uploads about twice as fast and much steadier on
     /// the test machine (docs/performance.md), and leaves the page cache to
-    /// the files being read. Each such upload holds a 4 MiB buffer while it
-    /// runs. Turn it off when uploaded files are read right away by
+    /// the files being read. Each such upload holds two 4 MiB blocks and a
+    /// writer thread while it runs, and at most
+    /// [`FsStore::with_max_direct_uploads`] of them run at once. Turn it off when uploaded files are read right away by
     /// someone else (they are not in the page cache afterwards), or on a
     /// filesystem where `O_DIRECT` is slow. Filesystems that refuse
     /// `O_DIRECT` are detected and get buffered writes either way.
@@ -122,6 +127,35 @@ impl FsStore {
     #[must_use]
     pub fn direct_io(&self) -> bool {
         self.direct_io
+    }
+
+    /// Sets how many uploads may be staged with direct I/O at once (default
+    /// 8). Each holds 8 MiB of blocks and a writer thread while it runs, so
+    /// this bounds that memory and those threads however many connections
+    /// upload at once; a large upload that finds every slot taken is staged
+    /// with buffered writes instead (it still commits the same way). 0
+    /// stages every upload buffered, like `with_direct_io(false)`.
+    ///
+    /// The count is shared by this store's clones; set it before cloning
+    /// (a clone made earlier keeps the old limit and count).
+    #[must_use]
+    pub fn with_max_direct_uploads(mut self, max: usize) -> FsStore {
+        self.direct_budget = DirectBudget::new(max);
+        self
+    }
+
+    /// The limit set by [`FsStore::with_max_direct_uploads`].
+    #[must_use]
+    pub fn max_direct_uploads(&self) -> usize {
+        self.direct_budget.max()
+    }
+
+    /// Uploads staged with direct I/O that are still in progress (started,
+    /// and neither committed, aborted nor dropped), across this store's
+    /// clones.
+    #[must_use]
+    pub fn direct_uploads_in_progress(&self) -> usize {
+        self.direct_budget.in_use()
     }
 
     /// The root directory (absolute), holding one folder per bucket.
@@ -214,24 +248,31 @@ impl FsStore {
 }
 
 impl FsStore {
-    /// The staged file for an upload of `size` bytes, and whether it was
-    /// opened for direct I/O (large upload, enabled, and accepted by the
-    /// filesystem).
-    fn create_staged_for(&self, size: u64) -> io::Result<(File, PathBuf, bool)> {
+    /// The staged file for an upload of `size` bytes, with a slot of the
+    /// direct-I/O budget when it was opened for direct I/O (large upload,
+    /// enabled, a slot free, and `O_DIRECT` accepted by the filesystem).
+    fn create_staged_for(&self, size: u64) -> io::Result<(File, PathBuf, Option<DirectSlot>)> {
         #[cfg(target_os = "linux")]
         if self.direct_io && size >= direct::DIRECT_IO_MIN {
-            match self.create_staged(direct::open_flags()) {
-                Ok((file, path)) => return Ok((file, path, true)),
-                // This filesystem has no O_DIRECT: stage it buffered.
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                    debug!(error = %e, "O_DIRECT refused, staging with buffered writes");
-                }
-                Err(e) => return Err(e),
+            match self.direct_budget.try_take() {
+                Some(slot) => match self.create_staged(direct::open_flags()) {
+                    Ok((file, path)) => return Ok((file, path, Some(slot))),
+                    // This filesystem has no O_DIRECT: stage it buffered
+                    // (the slot goes back).
+                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                        debug!(error = %e, "O_DIRECT refused, staging with buffered writes");
+                    }
+                    Err(e) => return Err(e),
+                },
+                None => debug!(
+                    max = self.direct_budget.max(),
+                    "every direct-I/O slot is taken, staging with buffered writes"
+                ),
             }
         }
         let _ = size;
         let (file, path) = self.create_staged(0)?;
-        Ok((file, path, false))
+        Ok((file, path, None))
     }
 }
 
@@ -342,14 +383,14 @@ impl Store for FsStore {
         if !is_real_dir(&bucket_dir)? {
             return Err(StoreError::NoSuchBucket);
         }
-        let (file, path, direct) = self.create_staged_for(size)?;
+        let (file, path, slot) = self.create_staged_for(size)?;
         let staged = StagedFile(Some(path));
         // Refuses an upload the disk cannot hold before its payload is read.
         direct::check_free_space(&file, size)?;
-        let writer = if direct {
-            Some(DirectWriter::start(&file)?)
-        } else {
-            None
+        let direct = slot.is_some();
+        let writer = match slot {
+            Some(slot) => Some(DirectWriter::start(&file, slot)?),
+            None => None,
         };
         if let Some(path) = &staged.0 {
             debug!(%bucket, %name, size, direct, staged = %path.display(), "upload started");

@@ -1,6 +1,7 @@
 //! FsStore's direct-I/O staging of large uploads: bytes come out whole at
 //! every block boundary, by `write` and by `receive_buffer`, aborts leave
-//! nothing, and a disk too small is found before the payload.
+//! nothing, a disk too small is found before the payload, and no more than
+//! `with_max_direct_uploads` run at once.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -138,6 +139,51 @@ fn aborted_direct_uploads_leave_the_old_file_and_no_staged_bytes() {
 }
 
 #[test]
+fn direct_uploads_past_the_limit_are_buffered_and_slots_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true).with_max_direct_uploads(2);
+    assert_eq!(store.max_direct_uploads(), 2);
+    // A clone shares the count.
+    let clone = store.clone();
+    let mut a = start(&store, "a", 8 * MIB);
+    let b = start(&clone, "b", 8 * MIB);
+    assert!(a.is_direct() && b.is_direct());
+    assert_eq!(store.direct_uploads_in_progress(), 2);
+    // Full: the next large upload is buffered, and still commits whole.
+    let bytes = pattern(21, 5 * MIB + 9);
+    let mut c = start(&store, "c", bytes.len());
+    assert!(!c.is_direct());
+    assert!(c.receive_buffer().unwrap().is_none());
+    c.write_all(&bytes).unwrap();
+    c.commit().unwrap();
+    assert!(read(&store, "b", "c").unwrap() == bytes);
+    assert_eq!(clone.direct_uploads_in_progress(), 2);
+    // Abort, drop and commit each give their slot back.
+    b.abort();
+    assert_eq!(store.direct_uploads_in_progress(), 1);
+    let d = start(&store, "d", 8 * MIB);
+    assert!(d.is_direct());
+    drop(d);
+    assert_eq!(store.direct_uploads_in_progress(), 1);
+    let bytes = pattern(22, 6 * MIB);
+    a.write_all(&bytes).unwrap();
+    a.commit().unwrap();
+    assert_eq!(store.direct_uploads_in_progress(), 0);
+    assert!(read(&store, "b", "a").unwrap() == bytes);
+    assert!(staging_is_empty(&store));
+}
+
+#[test]
+fn a_limit_of_zero_stages_every_upload_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), true).with_max_direct_uploads(0);
+    assert!(store.direct_io());
+    let up = start(&store, "big", 64 * MIB);
+    assert!(!up.is_direct());
+    assert_eq!(store.direct_uploads_in_progress(), 0);
+}
+
+#[test]
 fn receive_buffer_commit_beyond_the_room_panics() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path(), true);
@@ -236,4 +282,6 @@ fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
         Err(StoreError::NoSuchFile)
     ));
     assert!(staging_is_empty(&store));
+    // The failed upload's direct-I/O slot came back with it.
+    assert_eq!(store.direct_uploads_in_progress(), 0);
 }
