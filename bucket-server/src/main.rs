@@ -41,7 +41,7 @@ struct Args {
     /// they arrive, so the commit's fsync is short (docs/operations.md).
     #[arg(long)]
     no_direct_io: bool,
-    /// Most uploads staged with direct I/O at once (each holds 8 MiB and a
+    /// Most uploads staged with direct I/O at once (each holds 12 MiB and a
     /// writer thread while it runs); further large uploads are staged with
     /// buffered writes. 0 is the same as --no-direct-io.
     #[arg(long, default_value_t = 8)]

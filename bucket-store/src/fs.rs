@@ -110,7 +110,7 @@ impl FsStore {
     /// instead of piling up as dirty pages for the commit's `fsync` to flush,
     /// which made durable uploads about twice as fast and much steadier on
     /// the test machine (docs/performance.md), and leaves the page cache to
-    /// the files being read. Each such upload holds two 4 MiB blocks and a
+    /// the files being read. Each such upload holds three 4 MiB blocks and a
     /// writer thread while it runs, and at most
     /// [`FsStore::with_max_direct_uploads`] of them run at once. Turn it off when uploaded files are read right away by
     /// someone else (they are not in the page cache afterwards), or on a
@@ -130,7 +130,7 @@ impl FsStore {
     }
 
     /// Sets how many uploads may be staged with direct I/O at once (default
-    /// 8). Each holds 8 MiB of blocks and a writer thread while it runs, so
+    /// 8). Each holds 12 MiB of blocks and a writer thread while it runs, so
     /// this bounds that memory and those threads however many connections
     /// upload at once; a large upload that finds every slot taken is staged
     /// with buffered writes instead (it still commits the same way). 0

@@ -15,8 +15,10 @@ use bucket_store::{FsStore, FsUpload, Store, StoreError, Upload};
 use common::{bucket, file, pattern, put, read};
 
 const MIB: usize = 1 << 20;
-/// Sizes around FsStore's 1 MiB threshold and 4 MiB block.
-const SIZES: [usize; 7] = [
+/// Sizes around FsStore's 1 MiB threshold and 4 MiB block, and past its
+/// three blocks (12 MiB), where the connection must wait for a written
+/// block to come back before it can fill another.
+const SIZES: [usize; 10] = [
     MIB - 1,
     MIB,
     4 * MIB - 1,
@@ -24,6 +26,9 @@ const SIZES: [usize; 7] = [
     4 * MIB + 1,
     8 * MIB,
     9 * MIB + 17,
+    12 * MIB,
+    13 * MIB + 5,
+    21 * MIB - 3,
 ];
 
 fn store(dir: &Path, direct: bool) -> FsStore {
@@ -284,4 +289,33 @@ fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
     assert!(staging_is_empty(&store));
     // The failed upload's direct-I/O slot came back with it.
     assert_eq!(store.direct_uploads_in_progress(), 0);
+}
+
+#[test]
+fn a_failed_last_block_fails_the_commit_even_with_no_tail() {
+    let Some(tmpfs) = Tmpfs::mount("8m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let root = tmpfs.0.path().join("root");
+    let store = store(&root, true);
+    let mut first = start(&store, "first", 6 * MIB);
+    // Exactly one block: its only write happens on the writer thread, after
+    // the last `write` call, and nothing is left for `commit` to write
+    // itself. The commit must still see that write fail.
+    let mut second = start(&store, "second", 4 * MIB);
+    assert!(first.is_direct() && second.is_direct());
+    first.write_all(&pattern(13, 6 * MIB)).unwrap();
+    first.commit().unwrap();
+    second.write_all(&pattern(14, 4 * MIB)).unwrap();
+    match second.commit() {
+        Err(StoreError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}"),
+        Err(e) => panic!("expected ENOSPC, got {e}"),
+        Ok(()) => panic!("a block that did not fit was committed"),
+    }
+    assert!(matches!(
+        store.open(&bucket("b"), &file("second")),
+        Err(StoreError::NoSuchFile)
+    ));
+    assert!(staging_is_empty(&store));
 }
