@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bucket_server::Config;
 use bucket_store::MemStore;
-use common::{Raw, config, start};
+use common::{Raw, config, start, start_fs};
 
 #[test]
 fn connections_over_the_limit_get_busy_and_the_others_are_unaffected() {
@@ -154,4 +154,53 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fs(dir.path());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B b\nUPLOAD b f 6\nabc");
+    c.expect("300 BCS");
+    // The upload is staged and half sent when a second server starts on
+    // the same root (say, by mistake, on another port).
+    let staging = dir.path().join(".bkt-staging");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&staging).unwrap().count() == 0 {
+        assert!(Instant::now() < deadline, "upload not started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut second = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
+        .arg("--root")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second server started on a root in use");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("in use by another store"), "{log}");
+    // It deleted nothing: the first server's upload completes.
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1);
+    c.send("def");
+    c.expect("700 FUBS");
+    assert_eq!(std::fs::read(dir.path().join("b/f")).unwrap(), b"abcdef");
+    drop(c);
+    server.shutdown();
 }

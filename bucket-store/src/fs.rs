@@ -47,9 +47,14 @@ static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// root are never followed: a symlinked bucket or file is treated as absent
 /// (not listed, not opened, not deleted).
 ///
-/// Only one process should open a root at a time: [`FsStore::open`] deletes
-/// every file left in the staging folder, which would include another live
-/// store's uploads in progress. Clones of one `FsStore` share it safely.
+/// One store per root: [`FsStore::open`] deletes every file left in the
+/// staging folder (uploads cut off by a crash), which must never include
+/// another live store's uploads in progress. So it takes an exclusive
+/// advisory lock (`flock`) on the root folder first, held until the store
+/// and every clone of it are dropped; a second `open` of the same root, by
+/// this process or another (a second bucket-server started by mistake),
+/// fails before it touches anything. Clones of one `FsStore` share it
+/// safely.
 ///
 /// A bucket folder that holds anything at all (even entries that are not
 /// listed: sub-folders, symlinks, invalid names) cannot be deleted
@@ -61,6 +66,8 @@ pub struct FsStore {
     direct_io: bool,
     /// Direct uploads in progress and their limit, shared by clones.
     direct_budget: Arc<DirectBudget>,
+    /// The root folder, open and locked while any clone lives.
+    _lock: Arc<File>,
 }
 
 impl FsStore {
@@ -69,16 +76,22 @@ impl FsStore {
     pub const STAGING_DIR: &'static str = ".bkt-staging";
 
     /// Opens (creating it and its parents if missing) the store rooted at
-    /// `root`, made absolute against the current directory. Creates the
-    /// staging folder `ROOT/.bkt-staging/` and deletes every stale file in it
-    /// (uploads left by a crash).
+    /// `root`, made absolute against the current directory. Locks the root
+    /// for this store (see [`FsStore`]), creates the staging folder
+    /// `ROOT/.bkt-staging/` and deletes every stale file in it (uploads left
+    /// by a crash).
     ///
     /// # Errors
     /// [`StoreError::Io`] if the root or the staging folder cannot be created
-    /// or read, or if `ROOT/.bkt-staging` exists but is not a directory.
+    /// or read, or if `ROOT/.bkt-staging` exists but is not a directory; of
+    /// kind [`io::ErrorKind::ResourceBusy`] if another `FsStore` (in this
+    /// process or another) has the root open. On a filesystem without
+    /// `flock` (some network filesystems) the store opens unlocked, with a
+    /// warning.
     pub fn open(root: impl Into<PathBuf>) -> Result<FsStore, StoreError> {
         let root = std::path::absolute(root.into())?;
         fs::create_dir_all(&root)?;
+        let lock = lock_root(&root)?;
         let staging = root.join(Self::STAGING_DIR);
         match fs::create_dir(&staging) {
             Ok(()) => {}
@@ -97,6 +110,7 @@ impl FsStore {
             staging,
             direct_io: cfg!(target_os = "linux"),
             direct_budget: DirectBudget::new(direct::DEFAULT_MAX_DIRECT_UPLOADS),
+            _lock: Arc::new(lock),
         };
         store.remove_stale_uploads()?;
         Ok(store)
@@ -611,6 +625,39 @@ fn is_absent(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
     )
+}
+
+/// Opens `root` and takes an exclusive, non-blocking `flock` on it: the
+/// lock lasts as long as the returned handle.
+///
+/// # Errors
+/// The open's error; [`io::ErrorKind::ResourceBusy`] when another open
+/// file description holds the lock.
+fn lock_root(root: &Path) -> Result<File, StoreError> {
+    let dir = File::open(root)?;
+    #[cfg(unix)]
+    {
+        use rustix::fs::{FlockOperation, flock};
+        use rustix::io::Errno;
+        match flock(&dir, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == Errno::WOULDBLOCK => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "{} is in use by another store (is another bucket-server serving it?)",
+                        root.display()
+                    ),
+                )
+                .into());
+            }
+            Err(e) if e == Errno::NOLCK || e == Errno::OPNOTSUPP || e == Errno::NOSYS => {
+                warn!(root = %root.display(), error = %e, "cannot lock the root; make sure no other server uses it");
+            }
+            Err(e) => return Err(io::Error::from(e).into()),
+        }
+    }
+    Ok(dir)
 }
 
 /// Whether `path` is a directory itself, not a symlink to one.

@@ -157,6 +157,37 @@ fn open_removes_stale_staged_files() {
 }
 
 #[test]
+fn a_second_store_on_the_same_root_is_refused_and_touches_nothing() {
+    let (dir, store) = new_store();
+    store.create_bucket(&bucket("b")).expect("create");
+    let mut up = store
+        .start_upload(&bucket("b"), &file("f"), 3)
+        .expect("start");
+    up.write_all(b"abc").expect("write");
+    match FsStore::open(dir.path()) {
+        Err(StoreError::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ResourceBusy, "{e}");
+            assert!(e.to_string().contains("in use"), "{e}");
+        }
+        Err(e) => panic!("expected ResourceBusy, got {e}"),
+        Ok(_) => panic!("a second store opened a root in use"),
+    }
+    // The first store's upload in progress was not cleared away.
+    assert_eq!(staged(&store).len(), 1);
+    up.commit().expect("commit");
+    assert_eq!(read(&store, "b", "f").expect("read"), b"abc");
+    // Clones share the store (and its lock); the root is free once every
+    // clone is gone.
+    let clone = store.clone();
+    drop(store);
+    assert!(FsStore::open(dir.path()).is_err());
+    put(&clone, "b", "g", b"from the clone").expect("put");
+    drop(clone);
+    let reopened = FsStore::open(dir.path()).expect("reopen");
+    assert_eq!(read(&reopened, "b", "g").expect("read"), b"from the clone");
+}
+
+#[test]
 fn committed_files_survive_reopening() {
     let (dir, store) = new_store();
     store.create_bucket(&bucket("b")).expect("create");
