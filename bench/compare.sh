@@ -6,7 +6,9 @@
 # loopback figure (the ceiling), nginx (GET with sendfile; PUT through its
 # DAV module), vsftpd (RETR, STOR; anonymous, passive) and bucket-server
 # (DOWNLOAD, UPLOAD with bkt-transfer, over FsStore and over MemStore through
-# bkt-serve), each as the median wall time of RUNS runs (default 3), with its
+# bkt-serve), each as the median wall time of RUNS rounds (default 3; each
+# round runs every row once, in turn, so a round's rows share the machine's
+# state of that minute), with its
 # ratio to the best peer, and bkt-serve's peak RSS (VmHWM) during the 1 GiB
 # upload and download. Two dd rows give the disk's ceiling for durable
 # writes (page cache + fsync, and O_DIRECT), and a second FsStore server
@@ -99,6 +101,9 @@ chmod 644 "$SRC"
 # The same inode everywhere (hard links on one filesystem): no copies.
 ln "$SRC" "$TMP/www/file.bin"
 ln "$SRC" "$TMP/ftp/pub/file.bin"
+# FsStore serves it as bench/file.bin (a bucket is a folder).
+mkdir "$TMP/bkt-fs/bench"
+ln "$SRC" "$TMP/bkt-fs/bench/file.bin"
 sync
 
 free_ports() { # N: N distinct free TCP ports on 127.0.0.1
@@ -240,21 +245,46 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? 
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || log "cannot reset VmHWM of $1 (kernel < 4.0?)"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-# measure KEY AFTER CMD...: runs CMD RUNS times, timing each (wall clock);
-# AFTER (a shell function name, or :) runs after each run, untimed.
-measure() {
-    local key=$1 after=$2 i t0 t1 all=""
-    shift 2
-    for ((i = 0; i < RUNS; i++)); do
-        t0=$(now_ns)
-        "$@" >>"$TMP/logs/clients.log" 2>&1 || die "$key failed: $* (see $TMP/logs)"
-        t1=$(now_ns)
-        all+="$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.4f", ns / 1e9}') "
-        "$after"
+# job KEY AFTER PID CMD...: registers a measurement of CMD (wall clock).
+# AFTER (a shell function name, or :) runs after each run, untimed. PID (or
+# -) is a bkt-serve whose peak RSS is reset before each run and read after.
+JOB_KEYS=()
+declare -A JOB_AFTER JOB_PID JOB_CMD
+job() {
+    local key=$1
+    JOB_KEYS+=("$key")
+    JOB_AFTER[$key]=$2
+    JOB_PID[$key]=$3
+    shift 3
+    JOB_CMD[$key]=$(printf '%q ' "$@")
+}
+# run_jobs: RUNS rounds; each round runs every job once, in order. The
+# servers are measured in turn rather than in series, so each round's
+# figures share the disk's and the VM's state of that minute, and a
+# round's ratios compare like with like.
+run_jobs() {
+    local i key pid t0 t1 peak
+    for ((i = 1; i <= RUNS; i++)); do
+        log "  round $i of $RUNS"
+        for key in "${JOB_KEYS[@]}"; do
+            pid=${JOB_PID[$key]}
+            if [[ $pid != - ]]; then reset_hwm "$pid"; fi
+            t0=$(now_ns)
+            eval "${JOB_CMD[$key]}" >>"$TMP/logs/clients.log" 2>&1 ||
+                die "$key failed: ${JOB_CMD[$key]}(see $TMP/logs)"
+            t1=$(now_ns)
+            RUNS_OF[$key]+="$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.4f", ns / 1e9}') "
+            if [[ $pid != - ]]; then
+                peak=$(hwm_kib "$pid")
+                if ((peak > ${HWM_OF[$key]:-0})); then HWM_OF[$key]=$peak; fi
+            fi
+            "${JOB_AFTER[$key]}"
+        done
     done
-    RUNS_OF[$key]=$all
-    SECONDS_OF[$key]=$(median <<<"$all")
-    log "  $key: $all s"
+    for key in "${JOB_KEYS[@]}"; do
+        SECONDS_OF[$key]=$(median <<<"${RUNS_OF[$key]}")
+        log "  $key: ${RUNS_OF[$key]}s"
+    done
 }
 
 # The peers' clients, checked for the status they must return.
@@ -272,7 +302,6 @@ curl_put() { # url
 put_and_fsync() { curl_put "$1" && sync "$2"; }
 drop_nginx_upload() { rm -f "$TMP/www/up.bin"; sync; }
 drop_ftp_upload() { rm -f "$TMP/ftp/pub/up.bin"; sync; }
-settle() { sync; }
 # iperf3 is timed by itself: the receiver's seconds for BYTES bytes, without
 # its control connection's setup.
 measure_iperf() {
@@ -294,33 +323,31 @@ measure_iperf
 # 4 MiB writes (what FsStore's direct staging does).
 dd_to() { dd if="$SRC" of="$TMP/data/dd.bin" bs=4M "$@" status=none; }
 drop_dd() { rm -f "$TMP/data/dd.bin"; sync; }
-measure dd_buffered drop_dd dd_to conv=fsync
-measure dd_direct drop_dd dd_to oflag=direct conv=fsync
+job dd_buffered drop_dd - dd_to conv=fsync
+job dd_direct drop_dd - dd_to oflag=direct conv=fsync
 
 NGINX_URL="http://127.0.0.1:$P_NGINX"
 FTP_URL="ftp://127.0.0.1:$P_FTP/pub"
-measure nginx_get : curl_get "$NGINX_URL/file.bin"
-measure vsftpd_retr : curl_get "$FTP_URL/file.bin"
-measure nginx_put drop_nginx_upload curl_put "$NGINX_URL/up.bin"
-measure vsftpd_stor drop_ftp_upload curl_put "$FTP_URL/up.bin"
-measure nginx_put_fsync drop_nginx_upload put_and_fsync "$NGINX_URL/up.bin" "$TMP/www/up.bin"
-measure vsftpd_stor_fsync drop_ftp_upload put_and_fsync "$FTP_URL/up.bin" "$TMP/ftp/pub/up.bin"
+job nginx_get : - curl_get "$NGINX_URL/file.bin"
+job vsftpd_retr : - curl_get "$FTP_URL/file.bin"
+job nginx_put drop_nginx_upload - curl_put "$NGINX_URL/up.bin"
+job vsftpd_stor drop_ftp_upload - curl_put "$FTP_URL/up.bin"
+job nginx_put_fsync drop_nginx_upload - put_and_fsync "$NGINX_URL/up.bin" "$TMP/www/up.bin"
+job vsftpd_stor_fsync drop_ftp_upload - put_and_fsync "$FTP_URL/up.bin" "$TMP/ftp/pub/up.bin"
 
 bkt() { "$BKT_TRANSFER" --server "127.0.0.1:$1" "${@:2}"; }
-reset_hwm "$PID_BKT_FS"
-measure bkt_fs_upload settle bkt "$P_BKT_FS" upload "$SRC" bench file.bin
-HWM_OF[bkt_fs_upload]=$(hwm_kib "$PID_BKT_FS")
-reset_hwm "$PID_BKT_FS"
-measure bkt_fs_download : bkt "$P_BKT_FS" download bench file.bin
-HWM_OF[bkt_fs_download]=$(hwm_kib "$PID_BKT_FS")
-drop_buf_upload() { rm -f "$TMP/bkt-buf/bench/file.bin"; sync; }
-measure bkt_fs_buffered_upload drop_buf_upload bkt "$P_BKT_BUF" upload "$SRC" bench file.bin
-reset_hwm "$PID_BKT_MEM"
-measure bkt_mem_upload : bkt "$P_BKT_MEM" upload "$SRC" bench file.bin
-HWM_OF[bkt_mem_upload]=$(hwm_kib "$PID_BKT_MEM")
-reset_hwm "$PID_BKT_MEM"
-measure bkt_mem_download : bkt "$P_BKT_MEM" download bench file.bin
-HWM_OF[bkt_mem_download]=$(hwm_kib "$PID_BKT_MEM")
+# FsStore uploads go to a new name and are deleted between runs, as the
+# peers' are; its downloads read the source file (a hard link, in the page
+# cache like the peers' file.bin). MemStore's download reads the file its
+# upload of the same round stored.
+drop_fs_upload() { rm -f "$TMP/bkt-fs/bench/up.bin"; sync; }
+job bkt_fs_upload drop_fs_upload "$PID_BKT_FS" bkt "$P_BKT_FS" upload "$SRC" bench up.bin
+job bkt_fs_download : "$PID_BKT_FS" bkt "$P_BKT_FS" download bench file.bin
+drop_buf_upload() { rm -f "$TMP/bkt-buf/bench/up.bin"; sync; }
+job bkt_fs_buffered_upload drop_buf_upload - bkt "$P_BKT_BUF" upload "$SRC" bench up.bin
+job bkt_mem_upload : "$PID_BKT_MEM" bkt "$P_BKT_MEM" upload "$SRC" bench file.bin
+job bkt_mem_download : "$PID_BKT_MEM" bkt "$P_BKT_MEM" download bench file.bin
+run_jobs
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- table ------------------------------------------------------------------------
@@ -349,7 +376,7 @@ row() { # direction label client key best
 }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 
-echo "== $SIZE_MIB MiB over 127.0.0.1, median wall time of $RUNS runs (MB/s = 10^6 bytes/s) =="
+echo "== $SIZE_MIB MiB over 127.0.0.1, median wall time of $RUNS rounds (MB/s = 10^6 bytes/s) =="
 echo "machine: $(nproc) cores, $(uname -r); load average $LOAD_START at start, $LOAD_END at end"
 echo "files: $TMP ($FS_DESC); sources and downloads come from the page cache"
 echo "versions: $("$NGINX" -v 2>&1 | sed 's/.*: //'), vsftpd $(dpkg-query -W -f='${Version}' vsftpd 2>/dev/null || echo '?'), $("$IPERF3" -v | head -1 | cut -d' ' -f1-2), $(curl -V | head -1 | cut -d' ' -f1-2)"
@@ -374,8 +401,15 @@ echo
 ratio_to() { awk -v a="$(mbps "${SECONDS_OF[$1]}")" -v b="$(mbps "${SECONDS_OF[$2]}")" 'BEGIN {printf "%.2fx", a / b}'; }
 echo "bucket-server UPLOAD into FsStore (fsync included) = $(ratio_to bkt_fs_upload vsftpd_stor) vsftpd STOR (no fsync),"
 echo "  $(ratio_to bkt_fs_upload vsftpd_stor_fsync) vsftpd STOR + fsync; $(ratio_to bkt_fs_upload dd_direct) of the disk's O_DIRECT ceiling (dd)."
+per_round() { # a b: b's seconds over a's, round by round (a's speed over b's)
+    paste -d' ' <(tr ' ' '\n' <<<"${RUNS_OF[$1]}" | grep .) <(tr ' ' '\n' <<<"${RUNS_OF[$2]}" | grep .) |
+        awk '{printf "%.2f ", $2 / $1}'
+}
+ROUND_RATIOS=$(per_round bkt_fs_upload vsftpd_stor)
+echo "  Round by round (the same round's runs): $ROUND_RATIOS x vsftpd STOR,"
+echo "  median $(median <<<"$ROUND_RATIOS")x; against dd O_DIRECT: $(per_round bkt_fs_upload dd_direct)"
 echo
-echo "bkt-serve peak RSS (VmHWM, reset before each series of $RUNS runs):"
+echo "bkt-serve peak RSS (VmHWM, reset before each run; the highest of the $RUNS runs):"
 echo "  FsStore:  upload $(mib "${HWM_OF[bkt_fs_upload]}"), download $(mib "${HWM_OF[bkt_fs_download]}")"
 echo "  MemStore: upload $(mib "${HWM_OF[bkt_mem_upload]}"), download $(mib "${HWM_OF[bkt_mem_download]}") (the files live in this process)"
 echo
@@ -390,6 +424,8 @@ echo "  process start-up); iperf3: its receiver's own time. Client and server sh
 echo "- Clients differ: curl reads and writes with its own buffer sizes, bkt-transfer (bucket-client)"
 echo "  with 256 KiB. nginx: client_body_buffer_size 256k, sendfile on, access log off."
 echo "- Uploaded files are deleted and the page cache flushed (sync) between runs, untimed."
+echo "- Rounds: every row is measured once per round, in table order (iperf3 first, on its own),"
+echo "  so a round's figures come from the same minute; the median is over rounds."
 echo "- disk rows: dd copies the source file (from the page cache) to a new file on the same"
 echo "  filesystem and fsyncs it: no upload can be durable faster than the better of the two."
 echo "- FsStore stages uploads of 1 MiB and more with O_DIRECT by default; the --no-direct-io row"
