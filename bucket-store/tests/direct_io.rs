@@ -255,31 +255,32 @@ fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
     }
 }
 
-#[test]
-fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
+/// On an 8 MiB tmpfs, two direct uploads start together (each fits the
+/// free space then): a 6 MiB one, which commits, and one of `second_size`
+/// bytes, which no longer fits. Its failed block write on the writer thread
+/// must come back as ENOSPC, on a later `write` or at `commit`, never as
+/// success, and leave nothing of it behind, its direct-I/O slot included.
+fn the_second_of_two_uploads_runs_out_of_space(second_size: usize) {
     let Some(tmpfs) = Tmpfs::mount("8m") else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
     let root = tmpfs.0.path().join("root");
     let store = store(&root, true);
-    // Both fit the free space when they start; only one fits in the end.
     let mut first = start(&store, "first", 6 * MIB);
-    let mut second = start(&store, "second", 6 * MIB);
+    let mut second = start(&store, "second", second_size);
     assert!(first.is_direct() && second.is_direct());
     let bytes = pattern(11, 6 * MIB);
     first.write_all(&bytes).unwrap();
     first.commit().unwrap();
-    // The second's first full block fails on the writer thread; the error
-    // comes back on a later write or at commit, never as success.
     let failed = second
-        .write_all(&pattern(12, 6 * MIB))
+        .write_all(&pattern(12, second_size))
         .map_err(StoreError::from)
         .and_then(|()| second.commit());
     match failed {
         Err(StoreError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}"),
         Err(e) => panic!("expected ENOSPC, got {e}"),
-        Ok(()) => panic!("12 MiB were committed into an 8 MiB filesystem"),
+        Ok(()) => panic!("{second_size} more bytes were committed into a full filesystem"),
     }
     assert!(read(&store, "b", "first").unwrap() == bytes);
     assert!(matches!(
@@ -287,35 +288,19 @@ fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
         Err(StoreError::NoSuchFile)
     ));
     assert!(staging_is_empty(&store));
-    // The failed upload's direct-I/O slot came back with it.
     assert_eq!(store.direct_uploads_in_progress(), 0);
 }
 
 #[test]
+fn a_disk_that_fills_mid_upload_fails_that_upload_and_leaves_no_part_of_it() {
+    // A full block and a tail: the error may surface at either.
+    the_second_of_two_uploads_runs_out_of_space(6 * MIB);
+}
+
+#[test]
 fn a_failed_last_block_fails_the_commit_even_with_no_tail() {
-    let Some(tmpfs) = Tmpfs::mount("8m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
-    };
-    let root = tmpfs.0.path().join("root");
-    let store = store(&root, true);
-    let mut first = start(&store, "first", 6 * MIB);
-    // Exactly one block: its only write happens on the writer thread, after
-    // the last `write` call, and nothing is left for `commit` to write
-    // itself. The commit must still see that write fail.
-    let mut second = start(&store, "second", 4 * MIB);
-    assert!(first.is_direct() && second.is_direct());
-    first.write_all(&pattern(13, 6 * MIB)).unwrap();
-    first.commit().unwrap();
-    second.write_all(&pattern(14, 4 * MIB)).unwrap();
-    match second.commit() {
-        Err(StoreError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}"),
-        Err(e) => panic!("expected ENOSPC, got {e}"),
-        Ok(()) => panic!("a block that did not fit was committed"),
-    }
-    assert!(matches!(
-        store.open(&bucket("b"), &file("second")),
-        Err(StoreError::NoSuchFile)
-    ));
-    assert!(staging_is_empty(&store));
+    // Exactly one block: every `write` succeeds, the block's only write
+    // happens on the writer thread at `commit`, and nothing is left for
+    // `commit` to write itself. The commit must still see that write fail.
+    the_second_of_two_uploads_runs_out_of_space(4 * MIB);
 }
