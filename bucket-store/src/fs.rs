@@ -126,10 +126,11 @@ impl FsStore {
     /// the test machine (docs/performance.md), and leaves the page cache to
     /// the files being read. Each such upload holds three 4 MiB blocks and a
     /// writer thread while it runs, and at most
-    /// [`FsStore::with_max_direct_uploads`] of them run at once. Turn it off when uploaded files are read right away by
-    /// someone else (they are not in the page cache afterwards), or on a
-    /// filesystem where `O_DIRECT` is slow. Filesystems that refuse
-    /// `O_DIRECT` are detected and get buffered writes either way.
+    /// [`FsStore::with_max_direct_uploads`] of them run at once. Turn it off
+    /// when uploaded files are read right away by someone else (they are not
+    /// in the page cache afterwards), or on a filesystem where `O_DIRECT` is
+    /// slow. Filesystems that refuse `O_DIRECT` are detected and get
+    /// buffered writes either way.
     #[must_use]
     pub fn with_direct_io(mut self, enabled: bool) -> FsStore {
         self.direct_io = enabled && cfg!(target_os = "linux");
@@ -652,7 +653,11 @@ fn lock_root(root: &Path) -> Result<File, StoreError> {
                 .into());
             }
             Err(e) if e == Errno::NOLCK || e == Errno::OPNOTSUPP || e == Errno::NOSYS => {
-                warn!(root = %root.display(), error = %e, "cannot lock the root; make sure no other server uses it");
+                warn!(
+                    root = %root.display(),
+                    error = %e,
+                    "cannot lock the root; make sure no other server uses it"
+                );
             }
             Err(e) => return Err(io::Error::from(e).into()),
         }
