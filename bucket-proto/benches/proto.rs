@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `request_parse` | [`decode::request`] over [`REQUEST_MIX`], and httparse on a browser-like GET (the anchor) | bytes/s |
 //! | `request_parse_lines` | the same two, counted per line / per request | lines/s |
+//! | `request_parse_by_length` | one `DOWNLOAD` line with a file name of 8, 64 and 240 bytes: the fixed cost of a line against its cost per byte | bytes/s |
 //! | `server_session` | a warm [`ServerSession`] answering 1000 pipelined requests fed at once (the mix without `QUIT`; `HELLO` only) | requests/s |
 //! | `upload_payload` | 16 MiB of upload payload through a [`ServerSession`] in 64 KiB chunks, copied in by `receive` or written into `receive_buffer` | bytes/s |
 //!
@@ -98,6 +99,20 @@ fn bench_parse(c: &mut Criterion) {
     group.bench_function("bkt_request_mix", |b| b.iter(|| parse_mix(&lines)));
     group.throughput(Throughput::Elements(1));
     group.bench_function("httparse_browser_get", |b| b.iter(|| parse_http(HTTP_GET)));
+    group.finish();
+
+    // One DOWNLOAD line with a file name of each length: how the cost of a
+    // line splits into a fixed part and a part per byte (bytes/s rises
+    // with the length when the fixed part dominates).
+    let mut group = c.benchmark_group("request_parse_by_length");
+    for name_len in [8, 64, 240] {
+        let line = format!("DOWNLOAD photos {}\n", "f".repeat(name_len));
+        let one = [line.as_bytes()];
+        group.throughput(Throughput::Bytes(line.len() as u64));
+        group.bench_function(format!("download_{}_bytes", line.len()), |b| {
+            b.iter(|| parse_mix(&one))
+        });
+    }
     group.finish();
 }
 
