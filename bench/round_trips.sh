@@ -142,6 +142,11 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- table ---------------------------------------------------------------
 echo "== sequential round trips over 127.0.0.1: $COUNT per run, median of $RUNS runs =="
 echo "machine: $CPUS cores, $(uname -r); load average $LOAD_START at start, $LOAD_END at end"
+# In a VM, whether an idle vCPU polls before it halts decides the idle row.
+HALTPOLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+if [[ -r $HALTPOLL ]]; then
+    echo "cpuidle: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo '?'), guest_halt_poll_ns=$(cat "$HALTPOLL")"
+fi
 echo "client: bkt-rtt (one HELLO line out, one line back, TCP_NODELAY); $(python3 --version)"
 echo
 CLK_TCK=$(getconf CLK_TCK)
