@@ -378,6 +378,8 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 
 echo "== $SIZE_MIB MiB over 127.0.0.1, median wall time of $RUNS rounds (MB/s = 10^6 bytes/s) =="
 echo "machine: $(nproc) cores, $(uname -r); load average $LOAD_START at start, $LOAD_END at end"
+HALTPOLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+if [[ -r $HALTPOLL ]]; then echo "cpuidle: guest_halt_poll_ns=$(cat "$HALTPOLL") (0: idle vCPUs halt at once)"; fi
 echo "files: $TMP ($FS_DESC); sources and downloads come from the page cache"
 echo "versions: $("$NGINX" -v 2>&1 | sed 's/.*: //'), vsftpd $(dpkg-query -W -f='${Version}' vsftpd 2>/dev/null || echo '?'), $("$IPERF3" -v | head -1 | cut -d' ' -f1-2), $(curl -V | head -1 | cut -d' ' -f1-2)"
 echo
