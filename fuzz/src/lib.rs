@@ -348,21 +348,7 @@ pub fn request_line(data: &[u8]) {
             let consumed = *consumed;
             assert_eq!(Some(consumed), line_len, "consumed is not the first line");
             assert!(consumed <= data.len() && consumed <= MAX_LINE_LEN);
-            same(
-                &decode::request(&data[..consumed]),
-                &Ok(Decoded::Complete {
-                    value: value.clone(),
-                    consumed,
-                }),
-                "the consumed prefix decodes differently",
-            );
-            for k in prefix_lengths(consumed) {
-                assert_eq!(
-                    decode::request(&data[..k]),
-                    Ok(Decoded::Incomplete),
-                    "prefix of {k} bytes"
-                );
-            }
+            check_consumed_prefix(data, consumed, value, decode::request);
             check_request_roundtrip(value);
         }
         Ok(Decoded::Incomplete) => {
@@ -425,6 +411,35 @@ pub fn request_line(data: &[u8]) {
     }
 }
 
+/// `decode` (a request or reply decoder) on `data[..consumed]`, the part a
+/// complete decode of `data` took, gives the same `value` and `consumed`,
+/// and on every shorter prefix ([`prefix_lengths`]) asks for more input.
+fn check_consumed_prefix<'d, T, E>(
+    data: &'d [u8],
+    consumed: usize,
+    value: &T,
+    decode: impl Fn(&'d [u8]) -> Result<Decoded<T>, E>,
+) where
+    T: Clone + PartialEq + std::fmt::Debug,
+    E: PartialEq + std::fmt::Debug,
+{
+    same(
+        &decode(&data[..consumed]),
+        &Ok(Decoded::Complete {
+            value: value.clone(),
+            consumed,
+        }),
+        "the consumed prefix decodes differently",
+    );
+    for k in prefix_lengths(consumed) {
+        assert_eq!(
+            decode(&data[..k]),
+            Ok(Decoded::Incomplete),
+            "prefix of {k} bytes"
+        );
+    }
+}
+
 /// Which strict prefixes of a `len`-byte message to re-decode: all of them
 /// for short messages, an even sample of 64 for long ones.
 fn prefix_lengths(len: usize) -> Vec<usize> {
@@ -452,21 +467,7 @@ pub fn reply(data: &[u8]) {
         let consumed = *consumed;
         assert!(consumed >= 1 && consumed <= data.len());
         assert_eq!(data[consumed - 1], b'\n');
-        same(
-            &decode::reply(&data[..consumed]),
-            &Ok(Decoded::Complete {
-                value: value.clone(),
-                consumed,
-            }),
-            "the consumed prefix decodes differently",
-        );
-        for k in prefix_lengths(consumed) {
-            assert_eq!(
-                decode::reply(&data[..k]),
-                Ok(Decoded::Incomplete),
-                "prefix of {k} bytes"
-            );
-        }
+        check_consumed_prefix(data, consumed, value, decode::reply);
         check_reply_roundtrip(value);
     }
 
