@@ -8,9 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{Raw, tree};
+use common::{Raw, tree, wait_until};
 
 /// The server process; killed and reaped when dropped, even if a test fails.
 struct ServerProcess(Child);
@@ -84,11 +83,7 @@ fn sigkill_mid_upload_leaves_no_partial_file_and_restart_cleans_staging() {
     d.send("UPLOAD b new.bin 8000000\n");
     d.send(vec![8u8; 3_000_000]);
     // Wait until both uploads are staged on disk, then kill.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while staging(&root).len() < 2 {
-        assert!(Instant::now() < deadline, "uploads never staged");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("uploads never staged", || staging(&root).len() >= 2);
     server.kill(); // SIGKILL
     // No partial file in any bucket; old content intact; staged bytes remain.
     assert_eq!(std::fs::read(root.join("b/keep.txt")).unwrap(), b"keep");

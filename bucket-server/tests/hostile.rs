@@ -15,7 +15,7 @@ use std::time::Duration;
 use bucket_proto::{BucketName, ClientEvent, ClientSession, FileName};
 use bucket_server::Config;
 use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
-use common::{Raw, config, start, tree};
+use common::{Raw, config, staged_count, start, tree, wait_until};
 
 #[test]
 fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
@@ -290,12 +290,7 @@ fn large_uploads_past_the_direct_io_limit_are_staged_buffered_and_all_commit() {
         peer.send(format!("UPLOAD b f{i} {size}\n"));
         peer.send(vec![i; size / 2]);
     }
-    let staging = dir.path().join(FsStore::STAGING_DIR);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(&staging).unwrap().count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "uploads not started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("uploads not started", || staged_count(dir.path()) >= 3);
     // One slot: one is direct, two are buffered.
     assert_eq!(watch.direct_uploads_in_progress(), 1);
     for (i, peer) in (1u8..).zip(&mut peers) {
@@ -308,7 +303,7 @@ fn large_uploads_past_the_direct_io_limit_are_staged_buffered_and_all_commit() {
         assert_eq!(bytes.len(), size);
         assert!(bytes.iter().all(|&b| b == i), "f{i} is not whole");
     }
-    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+    assert_eq!(staged_count(dir.path()), 0);
     drop(peers);
     server.shutdown();
 }

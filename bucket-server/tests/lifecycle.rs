@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bucket_server::Config;
 use bucket_store::MemStore;
-use common::{Raw, config, start, start_fs};
+use common::{Raw, config, staged_count, start, start_fs, wait_until};
 
 #[test]
 fn connections_over_the_limit_get_busy_and_the_others_are_unaffected() {
@@ -165,12 +165,7 @@ fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     c.expect("300 BCS");
     // The upload is staged and half sent when a second server starts on
     // the same root (say, by mistake, on another port).
-    let staging = dir.path().join(".bkt-staging");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(&staging).unwrap().count() == 0 {
-        assert!(Instant::now() < deadline, "upload not started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("upload not started", || staged_count(dir.path()) > 0);
     let mut second = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
         .arg("--root")
         .arg(dir.path())
@@ -197,7 +192,7 @@ fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut log).unwrap();
     assert!(log.contains("in use by another store"), "{log}");
     // It deleted nothing: the first server's upload completes.
-    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1);
+    assert_eq!(staged_count(dir.path()), 1);
     c.send("def");
     c.expect("700 FUBS");
     assert_eq!(std::fs::read(dir.path().join("b/f")).unwrap(), b"abcdef");

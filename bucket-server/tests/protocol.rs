@@ -3,19 +3,14 @@
 
 mod common;
 
-use common::{Raw, start_fs, tree};
+use common::{Raw, start_fs, tree, wait_until};
 
 /// Waits (up to 10 s) until the server has no connection left: a dropped
 /// peer's connection thread has noticed and cleaned up.
 fn wait_for_no_connections(server: &bucket_server::RunningServer) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.handle().active_connections() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "connection never ended"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until("connection never ended", || {
+        server.handle().active_connections() == 0
+    });
 }
 
 #[test]

@@ -8,12 +8,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bucket_server::{RunningServer, ServerHandle};
 use bucket_store::FsStore;
-use common::{Raw, config, start, tree};
+use common::{Raw, config, staged_count, start, tree};
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
@@ -21,12 +20,6 @@ fn threads() -> usize {
 
 fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn staged(root: &Path) -> usize {
-    std::fs::read_dir(root.join(".bkt-staging"))
-        .unwrap()
-        .count()
 }
 
 /// Waits until the server has no connection and the process is back to
@@ -76,7 +69,7 @@ fn nothing_leaks() {
         drop(c);
     }
     settle(&handle, baseline);
-    assert_eq!(staged(dir.path()), 0, "staging files left behind");
+    assert_eq!(staged_count(dir.path()), 0, "staging files left behind");
     assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/big.bin"]);
 
     // 2. Clients vanish mid-download of a 32 MiB file.

@@ -4,10 +4,28 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bucket_server::{Config, RunningServer, Server};
 use bucket_store::{FsStore, Store};
+
+/// Polls `done` every 10 ms until it holds; panics with `what` after 10 s.
+#[track_caller]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How many files an `FsStore` rooted at `root` has staged: its uploads in
+/// progress (or cut off).
+pub fn staged_count(root: &Path) -> usize {
+    std::fs::read_dir(root.join(FsStore::STAGING_DIR))
+        .unwrap()
+        .count()
+}
 
 /// A config listening on a free loopback port.
 pub fn config() -> Config {
