@@ -150,11 +150,13 @@ impl ClientSession {
     /// payload to the server itself, after writing out everything
     /// [`ClientSession::poll_transmit`] gave it.
     ///
+    /// `n = 0` is always accepted and changes nothing.
+    ///
     /// # Errors
-    /// `TransmitPending` when encoded bytes are still waiting to be sent;
-    /// `PayloadOverrun` when `n` exceeds what the upload still owes.
+    /// `TransmitPending` when `n > 0` and encoded bytes are still waiting to
+    /// be sent; `PayloadOverrun` when `n` exceeds what the upload still owes.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
-        if !self.core.tx.is_empty() {
+        if n > 0 && !self.core.tx.is_empty() {
             return Err(SendError::TransmitPending);
         }
         self.take_payload(n)

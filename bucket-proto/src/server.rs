@@ -476,11 +476,15 @@ impl ServerSession {
     /// to the peer itself (for example with `sendfile`), after writing out
     /// everything [`ServerSession::poll_transmit`] gave it.
     ///
+    /// `n = 0` (a `sendfile` that wrote nothing) is always accepted and
+    /// changes nothing.
+    ///
     /// # Errors
-    /// `TransmitPending` when encoded bytes are still waiting to be sent
-    /// (they must go first); `PayloadOverrun` when `n` exceeds what remains.
+    /// `TransmitPending` when `n > 0` and encoded bytes are still waiting to
+    /// be sent (they must go first); `PayloadOverrun` when `n` exceeds what
+    /// remains.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
-        if !self.core.tx.is_empty() {
+        if n > 0 && !self.core.tx.is_empty() {
             return Err(SendError::TransmitPending);
         }
         self.take_payload(n)

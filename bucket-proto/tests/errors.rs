@@ -571,11 +571,14 @@ fn server_download_payload_misuse() {
         server.send_payload(b"toolong"),
         Err(SendError::PayloadOverrun { remaining: 5 })
     );
-    // Direct writes must wait until the header has been transmitted.
+    // Direct writes must wait until the header has been transmitted; a
+    // direct write of nothing (sendfile returned 0) is no write at all.
     assert_eq!(
         server.payload_sent_directly(2),
         Err(SendError::TransmitPending)
     );
+    assert_eq!(server.payload_sent_directly(0), Ok(()));
+    assert_eq!(server.payload_remaining(), Some(5));
     let mut tx = Vec::new();
     server.poll_transmit(&mut tx);
     assert_eq!(tx, b"900 FDBS 5\n");
@@ -640,6 +643,8 @@ fn client_send_misuse() {
         client.payload_sent_directly(1),
         Err(SendError::TransmitPending)
     );
+    assert_eq!(client.payload_sent_directly(0), Ok(()));
+    assert_eq!(client.payload_remaining(), 5);
     let mut tx = Vec::new();
     client.poll_transmit(&mut tx);
     client.payload_sent_directly(2).unwrap();
