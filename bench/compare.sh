@@ -29,27 +29,12 @@ WORKSPACE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$WORKSPACE/target}"
 BYTES=$((SIZE_MIB * 1024 * 1024))
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "compare.sh: $*"; exit 1; }
-
-# ---- cleanup: every process started here, and the temporary folder -------
-PIDS=()
-TMP=""
+# log, die, PIDS, TMP, cleanup on exit, median.
+source "$WORKSPACE/bench/lib.sh"
 POLICY_RC_ADDED=""
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+bench_cleanup_hook() {
     if [[ -n "$POLICY_RC_ADDED" ]]; then rm -f /usr/sbin/policy-rc.d; fi
-    if [[ -n "$TMP" && -d "$TMP" ]]; then rm -rf "$TMP"; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---- tools ------------------------------------------------------------------
 find_tool() { # name: path of the program, also in the sbin folders
@@ -241,7 +226,6 @@ declare -A RUNS_OF      # key -> every run's seconds
 declare -A HWM_OF       # key -> bkt-serve VmHWM in KiB over the key's runs
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || log "cannot reset VmHWM of $1 (kernel < 4.0?)"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 

@@ -35,8 +35,8 @@ WARM_UP=1000
 WORKSPACE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$WORKSPACE/target}"
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "round_trips.sh: $*"; exit 1; }
+# log, die, PIDS, TMP, cleanup on exit, median.
+source "$WORKSPACE/bench/lib.sh"
 
 command -v python3 >/dev/null || die "python3 is missing (apt-get install python3)"
 command -v taskset >/dev/null || die "taskset is missing (apt-get install util-linux)"
@@ -45,17 +45,6 @@ CPUS=$(nproc)
 ALL_CPUS="0-$((CPUS - 1))"
 LAST_CPU=$((CPUS - 1))
 
-PIDS=()
-TMP=""
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ -n "$TMP" && -d "$TMP" ]]; then rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 log "building bkt-serve and bkt-rtt (release)"
 cargo build --quiet --release -p bucket-bench --bins --manifest-path "$WORKSPACE/Cargo.toml" >&2
@@ -115,7 +104,6 @@ cpu_ticks() { # pid: user + system CPU of the process, its ended threads include
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 SETTINGS=(idle one-core busy-core busy-poll)
 declare -A MEAN P50 P99 TICKS
