@@ -23,6 +23,10 @@
 //! differential proptest and a fuzz target (the grammar decides every other
 //! line, and every error).
 //!
+//! On sockets, see the examples: `examples/std_server.rs` (a whole server
+//! in memory, one thread per connection) and `examples/std_client.rs` (a
+//! pipelined client session), both on std's blocking `TcpStream`.
+//!
 //! ## A whole exchange, in memory
 //! ```
 //! use bucket_proto::*;
