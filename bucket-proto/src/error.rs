@@ -23,6 +23,7 @@ use crate::request::{Field, Verb};
 /// `ABORTED` or `TOO_LARGE`, `500 BCMD` for everything else (PROTOCOL.md §
 /// Requests, § Replies).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// The line, terminator included, exceeds [`crate::MAX_LINE_LEN`] bytes.
     #[error("request line longer than {max} bytes")]
@@ -142,6 +143,7 @@ impl RequestError {
 
 /// Why a reply line was refused by the decoder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplyError {
     /// A reply line exceeds [`crate::MAX_REPLY_LINE_LEN`] bytes.
     #[error("reply line longer than {max} bytes")]
@@ -174,6 +176,7 @@ pub enum ReplyError {
 
 /// A reply that cannot be encoded: its code does not fit its variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// [`Reply::Success`] with a code other than 300, 600, 700 or 1000.
     #[error("{0} is not a one-line success code")]
@@ -186,6 +189,7 @@ pub enum EncodeError {
 /// A session was asked to send something it cannot send now. A local error:
 /// the session is left as it was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// Server: there is no request waiting for a reply.
     #[error("no request is waiting for a reply")]
@@ -244,6 +248,7 @@ pub struct DirectReceiveError {
 
 /// The server broke the protocol; the client session is over.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// A reply could not be decoded.
     #[error(transparent)]

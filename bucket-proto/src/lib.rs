@@ -64,6 +64,16 @@
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! ```
+//!
+//! ## What may change in a minor release
+//! The error enums ([`RequestError`], [`ReplyError`], [`EncodeError`],
+//! [`SendError`], [`ClientError`], [`NameError`]) are `#[non_exhaustive]`: a
+//! new way to fail is not a breaking change, so match them with a `_` arm.
+//! The enums that spell the protocol ([`Request`], [`Reply`], [`Verb`],
+//! [`Field`], [`ReplyCode`], [`Reason`]) and the events ([`ServerEvent`],
+//! [`ClientEvent`]) are exhaustive on purpose: a new variant is a breaking
+//! change, so that a `match` that answers every request or handles every
+//! event goes on doing so, or stops compiling.
 #![deny(missing_docs)]
 
 mod buffer;

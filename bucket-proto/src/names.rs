@@ -24,6 +24,7 @@ pub const RESERVED_FILE_PREFIX: &str = ".bkt-";
 /// Why a name was refused. Every variant is answered on the wire with the
 /// reason `BAD_NAME` (PROTOCOL.md § Names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// The name has no bytes.
     #[error("name is empty")]

@@ -13,7 +13,9 @@ use bucket_proto::{NameError, Reason};
 /// failure code of the request (`301 BCF EXISTS`, `901 FDBF NO_SUCH_FILE`, …).
 /// Back-ends map their own failures onto these variants; anything that is not
 /// one of the named cases is [`StoreError::Io`], with the source kept for logs.
+/// New variants may come in a minor release (`#[non_exhaustive]`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The named bucket does not exist (or vanished before an upload was
     /// committed). Reason `NO_SUCH_BUCKET`.
