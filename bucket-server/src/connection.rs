@@ -86,6 +86,8 @@ pub(crate) fn serve<S: Store>(
     shutdown: &AtomicBool,
 ) {
     tracing::debug!(%peer, "connected");
+    #[cfg(unix)]
+    block_sigpipe();
     let mut conn = Connection {
         stream,
         peer,
@@ -419,6 +421,23 @@ fn sendfile_all(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Resul
         }
     }
     Ok(Some(sent))
+}
+
+/// Blocks SIGPIPE in the calling thread, a connection's own, for the rest
+/// of its life. `sendfile(2)` to a peer that has gone raises SIGPIPE (it has
+/// no `MSG_NOSIGNAL`, which std's socket writes use). Blocked, the signal
+/// stays pending on this thread, where nothing unblocks it, and the call
+/// fails with `EPIPE` as a write would. Rust programs ignore SIGPIPE anyway;
+/// this keeps a program that restored its default action alive
+/// (`tests/sigpipe.rs`). Threads this one starts inherit the mask.
+#[cfg(unix)]
+fn block_sigpipe() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGPIPE);
+    if let Err(error) = set.thread_block() {
+        tracing::warn!(%error, "could not block SIGPIPE in a connection thread");
+    }
 }
 
 /// What to do after an event.

@@ -9,7 +9,9 @@
 //! written to the store's writer in large pieces; download payload goes from
 //! a file to the socket with `sendfile(2)` on Linux (from memory in one
 //! write, from other sources through a 256 KiB buffer). Nothing holds a whole
-//! file in memory.
+//! file in memory. Connection threads block SIGPIPE, so a peer that hangs up
+//! mid-download cannot end a program that restored SIGPIPE's default action
+//! (`sendfile` cannot be told not to raise it; socket writes are).
 //!
 //! ```no_run
 //! use bucket_server::{Config, Server};
