@@ -115,6 +115,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    cli::interrupt::install();
     let target = Target::new(cli.server, cli.port, cli.timeout);
     match cli.command {
         None => cli::shell::run(&target),

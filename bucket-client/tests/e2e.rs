@@ -957,3 +957,79 @@ fn shell_reconnects_after_the_server_hangs_up() {
         stderr_of(&out)
     );
 }
+
+/// A server that answers `HELLO`, then answers `DOWNLOAD` with `900 FDBS`
+/// for 10 MB, sends 4 MiB of it (more than the client buffers) and stalls until the test ends: a download
+/// that is in progress for as long as the test needs.
+fn stalling_download_server() -> SocketAddr {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if line.starts_with("HELLO") {
+                let _ = writer.write_all(b"100 OK BKT/1 stalling\n");
+            } else if line.starts_with("DOWNLOAD") {
+                let _ = writer.write_all(b"900 FDBS 10000000\n");
+                let _ = writer.write_all(&vec![b'x'; 4 << 20]);
+            }
+        }
+    });
+    addr
+}
+
+/// Starts a download from a stalling server into a temporary folder,
+/// sends `signal` once its part file has bytes in it, and returns the
+/// client's exit status and what is left in the folder.
+fn interrupt_download(signal: nix::sys::signal::Signal) -> (std::process::ExitStatus, Vec<String>) {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+
+    let addr = stalling_download_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &addr.to_string(), "download", "b", "big.bin"])
+        .arg(dir.path().join("big.bin"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let left = || -> Vec<(String, u64)> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, e.metadata().unwrap().len())
+            })
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !left()
+        .iter()
+        .any(|(name, len)| name.ends_with(".part") && *len > 0)
+    {
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("the download never got under way: {:?}", left());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    (status, left().into_iter().map(|(name, _)| name).collect())
+}
+
+#[test]
+fn an_interrupted_download_leaves_no_part_file() {
+    use nix::sys::signal::Signal;
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let (status, left) = interrupt_download(signal);
+        assert_eq!(status.code(), Some(130), "{signal:?}: {status:?}");
+        assert_eq!(left, Vec::<String>::new(), "{signal:?}");
+    }
+}

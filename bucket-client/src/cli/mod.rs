@@ -1,7 +1,9 @@
 //! The pieces of the `bucket-client` binary: where to connect ([`Target`]),
 //! what to print ([`Output`]), local files ([`Source`], [`Destination`]), the
-//! operations ([`ops`]) and the interactive shell ([`shell`]).
+//! operations ([`ops`]), the interactive shell ([`shell`]) and clean-up on
+//! Ctrl-C ([`interrupt`]).
 
+pub mod interrupt;
 pub mod ops;
 pub mod shell;
 

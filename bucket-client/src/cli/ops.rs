@@ -178,6 +178,8 @@ pub fn download(
             let mut part = temp_beside(path).map_err(CliError::local(format!(
                 "cannot create a file beside {shown}"
             )))?;
+            // Removed by Ctrl-C too, not only by `part`'s drop on an error.
+            let _registered = super::interrupt::PartFile::register(part.path());
             let size = {
                 let writer = BufWriter::with_capacity(BUFFER_SIZE, part.as_file_mut());
                 client.download_with_progress(bucket, name, writer, &mut bar)?
