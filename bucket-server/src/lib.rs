@@ -214,6 +214,10 @@ impl<S: Store> Server<S> {
     }
 
     /// Serves on a new background thread.
+    ///
+    /// # Panics
+    /// If the operating system cannot start the thread, as
+    /// [`std::thread::spawn`] does.
     pub fn spawn(self) -> RunningServer {
         let handle = self.shutdown_handle();
         let thread = std::thread::Builder::new()
