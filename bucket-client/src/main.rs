@@ -78,9 +78,10 @@ enum Command {
     },
     /// Upload a local file into a bucket (an existing file is replaced).
     Upload {
-        /// The local file to send; `-` reads standard input to its end
-        /// first, into an unnamed temporary file in $TMPDIR, since the size
-        /// is sent before the bytes (NAME is then required).
+        /// The local file to send; `-` reads standard input (NAME is then
+        /// required): a regular file (`< file`) from where it stands; a
+        /// pipe is read to its end first, into an unnamed temporary file in
+        /// $TMPDIR, since the size is sent before the bytes.
         local: PathBuf,
         /// The destination bucket.
         bucket: BucketName<'static>,

@@ -1033,3 +1033,45 @@ fn an_interrupted_download_leaves_no_part_file() {
         assert_eq!(left, Vec::<String>::new(), "{signal:?}");
     }
 }
+
+#[test]
+fn stdin_that_is_a_regular_file_is_sent_from_its_position_without_spooling() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("in")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("source.txt");
+    std::fs::write(&path, b"skip: the rest is sent\n").unwrap();
+    let mut stdin = File::open(&path).unwrap();
+    stdin.seek(SeekFrom::Start(6)).unwrap();
+    // No usable temporary folder: a spool would fail, a regular file needs none.
+    let no_tmp = dir.path().join("no-such-folder");
+    let addr = server.addr.to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &addr, "upload", "-", "in", "rest.txt"])
+        .env("TMPDIR", &no_tmp)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::from(stdin))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        download_all(&mut c, "in", "rest.txt"),
+        b"the rest is sent\n"
+    );
+
+    // A pipe is spooled, so it does need the temporary folder.
+    let out = server
+        .cli()
+        .args(["upload", "-", "in", "piped.txt"])
+        .env("TMPDIR", &no_tmp)
+        .write_stdin("piped\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("cannot spool standard input"),
+        "{}",
+        stderr_of(&out)
+    );
+}

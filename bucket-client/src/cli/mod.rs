@@ -286,9 +286,15 @@ impl Source {
         })
     }
 
-    /// Spools standard input to an anonymous temporary file, since an
+    /// Standard input as a source. A regular file (`< file`) is sent as it
+    /// is, from its current position to its end. Anything else (a pipe, a
+    /// terminal) is spooled to an anonymous temporary file first, since an
     /// upload's size must be sent before its bytes.
     pub fn stdin() -> Result<Source, CliError> {
+        #[cfg(unix)]
+        if let Some(source) = Source::stdin_file() {
+            return Ok(source);
+        }
         let spool = "cannot spool standard input to a temporary file";
         let mut file = tempfile::tempfile().map_err(CliError::local(spool))?;
         io::copy(&mut io::stdin().lock(), &mut file).map_err(CliError::local(spool))?;
@@ -297,6 +303,24 @@ impl Source {
         Ok(Source {
             file,
             len,
+            label: "-".to_owned(),
+        })
+    }
+
+    /// Standard input, if it is a regular file: a duplicate of its
+    /// descriptor (sharing its position), and the bytes left to its end.
+    #[cfg(unix)]
+    fn stdin_file() -> Option<Source> {
+        use std::os::fd::AsFd;
+        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let position = file.stream_position().ok()?;
+        Some(Source {
+            file,
+            len: meta.len().saturating_sub(position),
             label: "-".to_owned(),
         })
     }
