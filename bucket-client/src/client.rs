@@ -340,9 +340,10 @@ impl Client {
     /// [`BUFFER_SIZE`] bytes as by [`Client::upload`].
     ///
     /// `sendfile` cannot ask the kernel not to raise `SIGPIPE` as socket
-    /// writes do: a process that restored `SIGPIPE`'s default action (Rust
-    /// programs ignore it unless told otherwise) is killed if the server
-    /// hangs up during the transfer.
+    /// writes do, so it is used only while the process ignores SIGPIPE
+    /// (Rust programs do unless told otherwise). A program that restored its
+    /// default action gets the copy instead, and a server hanging up is an
+    /// error, not the end of the program.
     ///
     /// # Errors
     /// [`Error::Refused`] `701 FUBF` (`NO_SUCH_BUCKET`, `BAD_NAME`,
@@ -381,7 +382,7 @@ impl Client {
             .and_then(|()| {
                 progress.start(len);
                 #[cfg(target_os = "linux")]
-                if self.sendfile_payload(file, len, progress)? {
+                if sigpipe_ignored() && self.sendfile_payload(file, len, progress)? {
                     return Ok(());
                 }
                 self.copy_payload(&mut &*file, len, progress)
@@ -546,6 +547,10 @@ impl Client {
     /// does only to refuse (`TOO_LARGE`) before closing. Reads what has
     /// arrived without blocking, so the reply is seen before the server's
     /// close turns into a reset that would discard it.
+    ///
+    /// A read error other than "nothing yet" (a reset) ends the upload here,
+    /// as that error: the read has taken the socket's pending error, so the
+    /// next send could only report `EPIPE`.
     fn early_reply(&mut self) -> Option<Error> {
         let mut scratch = [0u8; 1024];
         self.stream.set_nonblocking(true).ok()?;
@@ -554,7 +559,15 @@ impl Client {
         match got {
             Ok(0) => self.session.receive_eof(),
             Ok(n) => self.session.receive(&scratch[..n]),
-            Err(_) => return None,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return None;
+            }
+            Err(e) => return Some(Error::Io(e)),
         }
         match self.session.poll_event() {
             Ok(None) => None,
@@ -833,6 +846,25 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Whether this process ignores SIGPIPE, as Rust programs do unless told
+/// otherwise: bit 13 of the `SigIgn` mask in `/proc/self/status` (`false`
+/// when that cannot be read). `sendfile(2)` to a server that has hung up
+/// raises SIGPIPE, and cannot be asked not to as socket writes can
+/// (`MSG_NOSIGNAL`), so [`Client::upload_file`] uses it only when the signal
+/// is ignored; otherwise it copies (`tests/sigpipe.rs`).
+#[cfg(target_os = "linux")]
+fn sigpipe_ignored() -> bool {
+    const SIGPIPE: u32 = 13;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (SIGPIPE - 1)) != 0)
+}
+
 /// Whether a failed `sendfile(2)` is the socket's fault rather than the
 /// file's (which makes it [`Error::Local`]).
 #[cfg(target_os = "linux")]
@@ -859,5 +891,15 @@ fn unexpected(verb: Verb, reply: &Reply<'_>) -> Error {
     Error::UnexpectedReply {
         verb,
         code: reply.code(),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// A test binary is a Rust program, which ignores SIGPIPE: uploads of
+    /// files use `sendfile` there (tests/sigpipe.rs covers the other case).
+    #[test]
+    fn rust_programs_ignore_sigpipe_so_file_uploads_use_sendfile() {
+        assert!(super::sigpipe_ignored());
     }
 }
