@@ -981,25 +981,51 @@ fn stalling_download_server() -> SocketAddr {
     addr
 }
 
-/// Starts a download from a stalling server into a temporary folder,
-/// sends `signal` once its part file has bytes in it, and returns the
-/// client's exit status and what is left in the folder.
-fn interrupt_download(signal: nix::sys::signal::Signal) -> (std::process::ExitStatus, Vec<String>) {
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
+/// A download from a stalling server into a temporary folder, under way:
+/// its part file has bytes in it. With `nohup`, the client runs under
+/// nohup(1), which starts it with SIGHUP ignored.
+struct DownloadUnderWay {
+    child: std::process::Child,
+    dir: TempDir,
+}
 
-    let addr = stalling_download_server();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
-        .args(["-s", &addr.to_string(), "download", "b", "big.bin"])
-        .arg(dir.path().join("big.bin"))
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let left = || -> Vec<(String, u64)> {
-        std::fs::read_dir(dir.path())
+impl DownloadUnderWay {
+    fn start(nohup: bool) -> DownloadUnderWay {
+        let addr = stalling_download_server();
+        let dir = tempfile::tempdir().unwrap();
+        let client = env!("CARGO_BIN_EXE_bucket-client");
+        let mut cmd = std::process::Command::new(if nohup { "nohup" } else { client });
+        if nohup {
+            cmd.arg(client);
+        }
+        let child = cmd
+            .args(["-s", &addr.to_string(), "download", "b", "big.bin"])
+            .arg(dir.path().join("big.bin"))
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut download = DownloadUnderWay { child, dir };
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !download
+            .left()
+            .iter()
+            .any(|(name, len)| name.ends_with(".part") && *len > 0)
+        {
+            let ended = download.child.try_wait().unwrap();
+            if std::time::Instant::now() > deadline || ended.is_some() {
+                let _ = download.child.kill();
+                panic!("the download never got under way: {:?}", download.left());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        download
+    }
+
+    /// The files in the folder, with their lengths.
+    fn left(&self) -> Vec<(String, u64)> {
+        std::fs::read_dir(self.dir.path())
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
@@ -1007,31 +1033,40 @@ fn interrupt_download(signal: nix::sys::signal::Signal) -> (std::process::ExitSt
                 (name, e.metadata().unwrap().len())
             })
             .collect()
-    };
-    let deadline = std::time::Instant::now() + LIMIT;
-    while !left()
-        .iter()
-        .any(|(name, len)| name.ends_with(".part") && *len > 0)
-    {
-        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            panic!("the download never got under way: {:?}", left());
-        }
-        thread::sleep(Duration::from_millis(10));
     }
-    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
-    let status = child.wait().unwrap();
-    (status, left().into_iter().map(|(name, _)| name).collect())
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
 }
 
 #[test]
 fn an_interrupted_download_leaves_no_part_file() {
     use nix::sys::signal::Signal;
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        let (status, left) = interrupt_download(signal);
-        assert_eq!(status.code(), Some(130), "{signal:?}: {status:?}");
-        assert_eq!(left, Vec::<String>::new(), "{signal:?}");
+    for (signal, status) in [
+        (Signal::SIGINT, 130),
+        (Signal::SIGTERM, 143),
+        (Signal::SIGHUP, 129),
+    ] {
+        let mut download = DownloadUnderWay::start(false);
+        download.signal(signal);
+        let exit = download.child.wait().unwrap();
+        assert_eq!(exit.code(), Some(status), "{signal:?}: {exit:?}");
+        assert_eq!(download.left(), [], "{signal:?}");
     }
+}
+
+#[test]
+fn a_download_under_nohup_outlives_sighup() {
+    use nix::sys::signal::Signal;
+    let mut download = DownloadUnderWay::start(true);
+    download.signal(Signal::SIGHUP);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(download.child.try_wait().unwrap(), None, "SIGHUP ended it");
+    download.signal(Signal::SIGINT);
+    assert_eq!(download.child.wait().unwrap().code(), Some(130));
+    assert_eq!(download.left(), []);
 }
 
 #[test]

@@ -82,13 +82,7 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(root = %args.root.display(), "serving buckets");
-    let handle = server.shutdown_handle();
-    if let Err(e) = ctrlc::set_handler(move || {
-        tracing::info!("shutting down: no new connections, finishing transfers in flight");
-        handle.shutdown();
-    }) {
-        tracing::warn!(error = %e, "cannot catch Ctrl-C / SIGTERM");
-    }
+    shut_down_on_signals(server.shutdown_handle());
     match server.serve() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -96,4 +90,50 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Shuts the server down gracefully on SIGINT (Ctrl-C), SIGTERM or SIGHUP:
+/// no new connections, transfers in flight get `--shutdown-grace`. A second
+/// signal cuts what is left at once. A signal the program was started with
+/// ignored stays ignored: `nohup bucket-server &` outlives its terminal.
+#[cfg(unix)]
+fn shut_down_on_signals(handle: bucket_server::ServerHandle) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let ignored = ignored_at_start();
+    let caught: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+        .into_iter()
+        .filter(|&signal| ignored & (1 << (signal - 1)) == 0)
+        .collect();
+    match signal_hook::iterator::Signals::new(&caught) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    tracing::info!(
+                        signal,
+                        "shutting down: no new connections, finishing transfers in flight"
+                    );
+                    handle.shutdown();
+                }
+            });
+        }
+        Err(error) => tracing::warn!(%error, "cannot catch SIGINT / SIGTERM / SIGHUP"),
+    }
+}
+
+/// Elsewhere, Ctrl-C ends the program at once.
+#[cfg(not(unix))]
+fn shut_down_on_signals(_handle: bucket_server::ServerHandle) {}
+
+/// The signals this process ignores, as a mask (bit `n - 1` for signal
+/// `n`), from `SigIgn` in `/proc/self/status`; none where that cannot be
+/// read.
+#[cfg(unix)]
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }

@@ -110,12 +110,21 @@ fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
-#[test]
-fn the_binary_serves_and_exits_0_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
-        .args(["--root"])
-        .arg(dir.path().join("buckets"))
+/// The `bucket-server` binary on a free port over `root`, and its address
+/// (read from its "listening addr=…" log line). Under nohup(1) with
+/// `nohup`, which starts it with SIGHUP ignored.
+fn spawn_binary(
+    root: &std::path::Path,
+    nohup: bool,
+) -> (std::process::Child, std::net::SocketAddr) {
+    let binary = env!("CARGO_BIN_EXE_bucket-server");
+    let mut cmd = Command::new(if nohup { "nohup" } else { binary });
+    if nohup {
+        cmd.arg(binary);
+    }
+    let mut child = cmd
+        .arg("--root")
+        .arg(root)
         .args(["--listen", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -123,7 +132,6 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
         .env("RUST_LOG", "info")
         .spawn()
         .unwrap();
-    // The log line "listening addr=127.0.0.1:PORT" names the port.
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut addr = None;
     let mut line = String::new();
@@ -136,24 +144,67 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
     }
     let addr = addr.expect("the server logs its address");
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// Sends `signal` (a `kill` name: TERM, HUP, …) to `child`.
+fn signal(child: &std::process::Child, signal: &str) {
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Waits up to 10 s for `child` to exit; its status.
+fn exit_status(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("server did not stop on {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_binary_serves_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_binary(&dir.path().join("buckets"), false);
     let mut c = Raw::connect(addr);
     c.send("CREATE_B made-by-test\n");
     c.expect("300 BCS");
     assert!(dir.path().join("buckets/made-by-test").is_dir());
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    signal(&child, "TERM");
+    assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
+}
+
+#[test]
+fn the_binary_stops_on_sighup_unless_started_under_nohup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _) = spawn_binary(dir.path(), false);
+    signal(&child, "HUP");
+    assert_eq!(exit_status(&mut child, "SIGHUP").code(), Some(0));
+
+    // nohup: the terminal going away does not stop the server.
+    let (mut child, addr) = spawn_binary(dir.path(), true);
+    signal(&child, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "SIGHUP stopped it under nohup"
+    );
+    let mut c = Raw::connect(addr);
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK BKT/1");
+    drop(c);
+    signal(&child, "TERM");
+    assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
 }
 
 #[test]

@@ -6,17 +6,13 @@
 //! a signal's default action, the program would leave that part file (a
 //! failed download must leave nothing). Once [`install`] has run, such a
 //! signal removes every part file a [`PartFile`] guard has registered and
-//! ends the program with status [`INTERRUPTED`].
+//! ends the program with status 128 + the signal's number.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// Part files being written, removed if a signal ends the program.
 static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Exit status after a signal: 128 + SIGINT, the shell's convention for a
-/// program ended by Ctrl-C.
-pub const INTERRUPTED: i32 = 130;
 
 fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
     // Nothing can be left half-changed in a Vec of paths: take it anyway.
@@ -25,20 +21,56 @@ fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Handles SIGINT, SIGTERM and SIGHUP for the rest of the program (on a
-/// thread of the `ctrlc` crate): removes the registered part files, then
-/// exits with [`INTERRUPTED`]. If no handler can be installed, the signals
-/// keep their default action (logged at `debug`).
+/// Handles SIGINT, SIGTERM and SIGHUP for the rest of the program, on a
+/// thread of its own: the first one removes the registered part files and
+/// ends the program with status 128 + the signal's number (130 for Ctrl-C),
+/// as a shell reports a program its default action ended.
+///
+/// A signal the program was started with ignored stays ignored (`nohup`
+/// ignores SIGHUP; a non-interactive shell's background jobs ignore
+/// SIGINT), as POSIX programs that catch signals do. If the handler cannot
+/// be installed, the signals keep their default action (logged at `debug`).
+#[cfg(unix)]
 pub fn install() {
-    let handler = || {
-        for part in parts().iter() {
-            let _ = std::fs::remove_file(part);
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let ignored = ignored_at_start();
+    let caught: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+        .into_iter()
+        .filter(|&signal| ignored & (1 << (signal - 1)) == 0)
+        .collect();
+    let mut signals = match signal_hook::iterator::Signals::new(&caught) {
+        Ok(signals) => signals,
+        Err(error) => {
+            tracing::debug!(%error, "no signal handler: an interrupted download may leave its part file");
+            return;
         }
-        std::process::exit(INTERRUPTED);
     };
-    if let Err(error) = ctrlc::set_handler(handler) {
-        tracing::debug!(%error, "no signal handler: an interrupted download may leave its part file");
-    }
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            for part in parts().iter() {
+                let _ = std::fs::remove_file(part);
+            }
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// Elsewhere, signals keep their default action.
+#[cfg(not(unix))]
+pub fn install() {}
+
+/// The signals this process ignores, as a mask (bit `n - 1` for signal
+/// `n`), from `SigIgn` in `/proc/self/status`; none where that cannot be
+/// read.
+#[cfg(unix)]
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Registers a part file for removal on a signal while the guard lives.
