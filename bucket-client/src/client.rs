@@ -847,22 +847,29 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Whether this process ignores SIGPIPE, as Rust programs do unless told
-/// otherwise: bit 13 of the `SigIgn` mask in `/proc/self/status` (`false`
-/// when that cannot be read). `sendfile(2)` to a server that has hung up
-/// raises SIGPIPE, and cannot be asked not to as socket writes can
-/// (`MSG_NOSIGNAL`), so [`Client::upload_file`] uses it only when the signal
-/// is ignored; otherwise it copies (`tests/sigpipe.rs`).
+/// otherwise (`false` when that cannot be read). `sendfile(2)` to a server
+/// that has hung up raises SIGPIPE, and cannot be asked not to as socket
+/// writes can (`MSG_NOSIGNAL`), so [`Client::upload_file`] uses it only when
+/// the signal is ignored; otherwise it copies (`tests/sigpipe.rs`).
 #[cfg(target_os = "linux")]
 fn sigpipe_ignored() -> bool {
     const SIGPIPE: u32 = 13;
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("SigIgn:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (SIGPIPE - 1)) != 0)
+    ignored_signals() & (1 << (SIGPIPE - 1)) != 0
+}
+
+/// The signals this process ignores, as a mask (bit `n - 1` for signal
+/// `n`), from `SigIgn` in `/proc/self/status`; none where that cannot be
+/// read (no `/proc`, not Linux). For this crate and its command-line tool;
+/// not part of the stable API.
+#[doc(hidden)]
+pub fn ignored_signals() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Whether a failed `sendfile(2)` is the socket's fault rather than the

@@ -38,6 +38,8 @@
 mod client;
 mod error;
 
+#[doc(hidden)]
+pub use client::ignored_signals;
 pub use client::{BUFFER_SIZE, Client, Progress};
 pub use error::{Error, Result};
 

@@ -553,11 +553,9 @@ fn busy_server_is_a_refusal() {
 
 #[test]
 fn connect_errors_are_io() {
-    // Bind then drop: nothing listens on that port now.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Port 1: nothing listens there, and no test's listener (port 0) can be
+    // given it, as a port freed here could be.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
     let e = Client::connect_timeout(addr, Duration::from_secs(5)).unwrap_err();
     assert!(matches!(e, Error::Io(_)), "{e:?}");
 }

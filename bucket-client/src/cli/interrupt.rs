@@ -33,7 +33,7 @@ fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
 #[cfg(unix)]
 pub fn install() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let ignored = ignored_at_start();
+    let ignored = bucket_client::ignored_signals();
     let caught: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
         .into_iter()
         .filter(|&signal| ignored & (1 << (signal - 1)) == 0)
@@ -58,20 +58,6 @@ pub fn install() {
 /// Elsewhere, signals keep their default action.
 #[cfg(not(unix))]
 pub fn install() {}
-
-/// The signals this process ignores, as a mask (bit `n - 1` for signal
-/// `n`), from `SigIgn` in `/proc/self/status`; none where that cannot be
-/// read.
-#[cfg(unix)]
-fn ignored_at_start() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
-            u64::from_str_radix(mask.trim(), 16).ok()
-        })
-        .unwrap_or(0)
-}
 
 /// Registers a part file for removal on a signal while the guard lives.
 /// Dropping the guard also removes the file if it is still there (a
