@@ -32,7 +32,7 @@ struct Args {
     /// Largest upload accepted, in bytes (default: no limit).
     #[arg(long)]
     max_upload_size: Option<u64>,
-    /// Seconds transfers in flight get to finish after Ctrl-C / SIGTERM.
+    /// Seconds transfers in flight get to finish after Ctrl-C / SIGTERM / SIGHUP.
     #[arg(long, default_value_t = 10)]
     shutdown_grace: u64,
     /// Stage large uploads (1 MiB and more) with buffered writes instead of
