@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 /// Uploads declared at least this large, in bytes, are staged with direct
 /// I/O. Smaller ones are buffered: their cost is the `fsync` latency, not
 /// bandwidth, and a block-sized buffer would be wasted on them.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // direct I/O is Linux only
 pub(crate) const DIRECT_IO_MIN: u64 = 1 << 20;
 
 /// Bytes per direct write: large enough to keep the device busy between
@@ -73,6 +74,7 @@ impl DirectBudget {
     }
 
     /// A slot for one more direct upload, or `None` when all are taken.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // direct I/O is Linux only
     pub(crate) fn try_take(self: &Arc<Self>) -> Option<DirectSlot> {
         self.in_use
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {

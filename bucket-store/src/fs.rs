@@ -243,6 +243,8 @@ impl FsStore {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, custom_flags);
+            #[cfg(not(unix))]
+            let _ = custom_flags; // always 0 there: no O_DIRECT
             match options.open(&path) {
                 Ok(file) => return Ok((file, path)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
