@@ -35,10 +35,12 @@
 //! 5. Implement `open` so a reader sees one whole version of the file with its
 //!    length fixed at open time, even if the file is replaced while it reads.
 //! 6. Map every other failure to [`StoreError::Io`], keeping the source.
-//! 7. Run the shared test suite (`tests/suite.rs`) against it: one
-//!    `store_suite!(name, || make_store())` line generates every test both
-//!    built-in back-ends pass.
+//! 7. Run the shared checks against it: in an integration test, one
+//!    `bucket_store::store_conformance_tests!(name, || (keep_alive, store))`
+//!    line generates every test both built-in back-ends pass
+//!    ([`conformance`]).
 
+pub mod conformance;
 mod direct;
 mod error;
 mod fs;
