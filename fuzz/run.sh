@@ -2,8 +2,9 @@
 # Builds every fuzz target of bucket-proto and runs each for SECONDS
 # (default 60). docs/fuzzing.md explains the targets and the figures.
 #
-#   bash fuzz/run.sh [SECONDS] [--asan]
+#   bash fuzz/run.sh [SECONDS] [--asan] [TARGET...]
 #
+# TARGET names limit the run to those targets (default: all five).
 # Default: `cargo fuzz run -s none` on the stable toolchain (no sanitizer,
 # about six times faster; what CI runs). --asan: `cargo +nightly fuzz run`
 # with AddressSanitizer, for long runs.
@@ -17,19 +18,31 @@
 # reproduces it.
 set -euo pipefail
 
+all_targets=(request_line reply server_session client_session roundtrip)
+usage="usage: $0 [SECONDS] [--asan] [TARGET...] (targets: ${all_targets[*]})"
 seconds=60
 asan=false
+targets=()
 for arg in "$@"; do
     case "$arg" in
         --asan) asan=true ;;
-        ''|*[!0-9]*) echo "usage: $0 [SECONDS] [--asan]" >&2; exit 2 ;;
+        ''|*[!0-9]*)
+            if [[ " ${all_targets[*]} " == *" $arg "* ]]; then
+                targets+=("$arg")
+            else
+                echo "$usage" >&2; exit 2
+            fi
+            ;;
         *) seconds=$arg ;;
     esac
 done
+if [ "${#targets[@]}" -eq 0 ]; then
+    targets=("${all_targets[@]}")
+fi
 
 fuzz_dir="$(cd "$(dirname "$0")" && pwd)"
 cd "$fuzz_dir/.."
-targets=(request_line reply server_session client_session roundtrip)
+
 corpus_root="${FUZZ_CORPUS_ROOT:-$fuzz_dir/corpus}"
 log_dir="${FUZZ_LOG_DIR:-$fuzz_dir/target/logs}"
 mkdir -p "$log_dir"
