@@ -82,6 +82,8 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(root = %args.root.display(), "serving buckets");
+    #[cfg(target_os = "linux")]
+    raise_open_files_limit(args.max_connections);
     shut_down_on_signals(server.shutdown_handle());
     match server.serve() {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,6 +91,52 @@ fn main() -> ExitCode {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Descriptors a connection may hold at once: its socket, the clone kept to
+/// cut it at shutdown, and a file being sent or a staged upload (with the
+/// bucket folder opened to fsync it).
+const FDS_PER_CONNECTION: u64 = 4;
+
+/// Raises the soft limit on open files to the hard limit, as nginx's
+/// `worker_rlimit_nofile` and Go programs do at start. The usual default
+/// soft limit (1024) would stop the server far below `--max-connections`:
+/// `accept` fails with `EMFILE` and further clients wait unanswered. Warns
+/// when even the hard limit is below what `max_connections` may need.
+#[cfg(target_os = "linux")]
+fn raise_open_files_limit(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut soft = limit.current;
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(from = current, to = maximum, "raised the open-files limit");
+                soft = Some(maximum);
+            }
+            Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
+        }
+    }
+    let needed = (max_connections as u64)
+        .saturating_mul(FDS_PER_CONNECTION)
+        .saturating_add(64);
+    if let Some(soft) = soft
+        && soft < needed
+    {
+        tracing::warn!(
+            limit = soft,
+            needed,
+            max_connections,
+            "the open-files limit is below what --max-connections may need; \
+             raise it (ulimit -n, LimitNOFILE=) or lower --max-connections"
+        );
     }
 }
 

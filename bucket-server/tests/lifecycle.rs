@@ -207,6 +207,84 @@ fn the_binary_stops_on_sighup_unless_started_under_nohup() {
     assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
 }
 
+/// Runs the binary through `bash -c "ulimit …; exec bucket-server …"`
+/// (same PID) and returns it, its address, and its log so far.
+#[cfg(target_os = "linux")]
+fn spawn_with_ulimit(
+    ulimit: &str,
+    root: &std::path::Path,
+) -> (std::process::Child, std::net::SocketAddr, String) {
+    let script = format!("ulimit {ulimit} && exec \"$0\" --root \"$1\" --listen 127.0.0.1:0");
+    let mut child = Command::new("bash")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_bucket-server")])
+        .arg(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "info")
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "{log}"
+        );
+        log.push_str(&line);
+        if let Some(a) = line.split("addr=").nth(1) {
+            break a.trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr, log)
+}
+
+/// The soft and hard "Max open files" of a process, from /proc.
+#[cfg(target_os = "linux")]
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    (fields[3].to_owned(), fields[4].to_owned())
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_binary_raises_a_low_open_files_limit_and_warns_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    // A soft limit of 64 (two connections take four descriptors each at
+    // most) is raised to the hard limit, and many connections are served.
+    let (mut child, addr, _) = spawn_with_ulimit("-Sn 64", &dir.path().join("a"));
+    let (soft, hard) = open_files_limits(child.id());
+    assert_eq!(soft, hard, "soft limit raised to the hard one");
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        let mut c = Raw::connect(addr);
+        c.send("HELLO\n");
+        c.expect_prefix("100 OK BKT/1");
+        held.push(c);
+    }
+    drop(held);
+    signal(&child, "TERM");
+    assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
+
+    // Hard limit 256 too: nothing to raise, and 1024 connections may need
+    // more, which the log says before the server starts serving.
+    let (mut child, _, log) = spawn_with_ulimit("-n 256", &dir.path().join("b"));
+    assert!(
+        log.contains("the open-files limit is below what --max-connections may need"),
+        "{log}"
+    );
+    signal(&child, "TERM");
+    assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
+}
+
 #[test]
 fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     let dir = tempfile::tempdir().unwrap();
