@@ -160,7 +160,11 @@ fn shut_down_on_signals(handle: bucket_server::ServerHandle) {
                         signal,
                         "shutting down: no new connections, finishing transfers in flight"
                     );
-                    handle.shutdown();
+                    // `shutdown` waits out the grace period: on its own
+                    // thread, so that a second signal is seen meanwhile
+                    // (and cuts what is left).
+                    let handle = handle.clone();
+                    std::thread::spawn(move || handle.shutdown());
                 }
             });
         }

@@ -116,6 +116,7 @@ fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
 fn spawn_binary(
     root: &std::path::Path,
     nohup: bool,
+    extra: &[&str],
 ) -> (std::process::Child, std::net::SocketAddr) {
     let binary = env!("CARGO_BIN_EXE_bucket-server");
     let mut cmd = Command::new(if nohup { "nohup" } else { binary });
@@ -126,6 +127,7 @@ fn spawn_binary(
         .arg("--root")
         .arg(root)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -174,7 +176,7 @@ fn exit_status(child: &mut std::process::Child, what: &str) -> std::process::Exi
 #[test]
 fn the_binary_serves_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_binary(&dir.path().join("buckets"), false);
+    let (mut child, addr) = spawn_binary(&dir.path().join("buckets"), false, &[]);
     let mut c = Raw::connect(addr);
     c.send("CREATE_B made-by-test\n");
     c.expect("300 BCS");
@@ -186,12 +188,12 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
 #[test]
 fn the_binary_stops_on_sighup_unless_started_under_nohup() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, _) = spawn_binary(dir.path(), false);
+    let (mut child, _) = spawn_binary(dir.path(), false, &[]);
     signal(&child, "HUP");
     assert_eq!(exit_status(&mut child, "SIGHUP").code(), Some(0));
 
     // nohup: the terminal going away does not stop the server.
-    let (mut child, addr) = spawn_binary(dir.path(), true);
+    let (mut child, addr) = spawn_binary(dir.path(), true, &[]);
     signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -205,6 +207,37 @@ fn the_binary_stops_on_sighup_unless_started_under_nohup() {
     drop(c);
     signal(&child, "TERM");
     assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
+}
+
+#[test]
+fn a_second_signal_cuts_the_transfers_the_first_let_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_binary(dir.path(), false, &["--shutdown-grace", "60"]);
+    // An upload in flight: 10 of its 1000 bytes sent, the rest held back.
+    let mut c = Raw::connect(addr);
+    c.send("CREATE_B b\nUPLOAD b f 1000\n0123456789");
+    c.expect("300 BCS");
+    wait_until("upload not staged", || staged_count(dir.path()) > 0);
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "the first signal waits for the transfer"
+    );
+    signal(&child, "TERM");
+    let started = Instant::now();
+    assert_eq!(exit_status(&mut child, "a second SIGTERM").code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(c.closed(), "the upload's connection was cut");
+    assert!(
+        !dir.path().join("b/f").exists(),
+        "the cut upload left no file"
+    );
 }
 
 /// Runs the binary through `bash -c "ulimit …; exec bucket-server …"`
