@@ -17,8 +17,9 @@
 //! Each check is also a public function taking a fresh, empty store, and
 //! panics (as a test fails) when the back-end breaks the contract of
 //! [`Store`] and [`Upload`]. The helpers below (`put`, `read`, `pattern`, …)
-//! are there for your own tests too. This is test-support code: it panics
-//! instead of returning errors.
+//! are there for your own tests too. This is test-support code: every check
+//! panics (with the broken expectation as its message) instead of
+//! returning errors, and so do the helpers when a name is invalid.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -93,6 +94,12 @@ pub fn err<T>(result: Result<T, StoreError>) -> StoreError {
 }
 
 /// Uploads `bytes` to `bucket/name` and commits.
+///
+/// # Errors
+/// The store's error from `start_upload`, a write or `commit`.
+///
+/// # Panics
+/// If [`Upload::written`] does not count the bytes written.
 pub fn put<S: Store>(
     store: &S,
     bucket_name: &str,
@@ -106,6 +113,12 @@ pub fn put<S: Store>(
 }
 
 /// Reads `bucket/name` whole, checking the announced length.
+///
+/// # Errors
+/// The store's error from `open` or a read.
+///
+/// # Panics
+/// If the bytes read differ in number from the length `open` announced.
 pub fn read<S: Store>(store: &S, bucket_name: &str, name: &str) -> Result<Vec<u8>, StoreError> {
     let mut download = store.open(&bucket(bucket_name), &file(name))?;
     let mut bytes = Vec::new();
