@@ -1110,3 +1110,43 @@ fn stdin_that_is_a_regular_file_is_sent_from_its_position_without_spooling() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_pipe_given_by_path_is_read_to_its_end_and_a_device_is_refused() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("in")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // bash's `<(command)` hands over such a pipe; its size reads as 0.
+    let writer = {
+        let fifo = fifo.clone();
+        thread::spawn(move || std::fs::write(fifo, b"through a pipe\n").unwrap())
+    };
+    let out = server
+        .cli()
+        .arg("upload")
+        .arg(&fifo)
+        .args(["in", "piped.txt"])
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(download_all(&mut c, "in", "piped.txt"), b"through a pipe\n");
+
+    // A device has no end to read to.
+    let out = server
+        .cli()
+        .args(["upload", "/dev/zero", "in", "zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("not a regular file or a pipe"));
+    assert!(
+        c.list_files(Some(&b("in")))
+            .unwrap()
+            .iter()
+            .all(|f| f.name.as_str() != "zero")
+    );
+}

@@ -269,7 +269,13 @@ pub struct Source {
 }
 
 impl Source {
-    /// Opens the regular file at `path`.
+    /// Opens the file at `path`: a regular file is sent as it is; a pipe
+    /// (a FIFO, or bash's `<(command)`) is read to its end first, like
+    /// standard input, since its size is not known until then.
+    ///
+    /// # Errors
+    /// `Local` when it cannot be opened, read or spooled; `Usage` for a
+    /// folder or any other kind of file (a device has no end to read to).
     pub fn open(path: &Path) -> Result<Source, CliError> {
         let shown = path.display().to_string();
         let file = File::open(path).map_err(CliError::local(format!("cannot open {shown}")))?;
@@ -279,11 +285,34 @@ impl Source {
         if meta.is_dir() {
             return Err(CliError::Usage(format!("{shown} is a folder, not a file")));
         }
+        #[cfg(unix)]
+        if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
+            return Source::spool(file, &shown.clone(), shown);
+        }
+        if !meta.is_file() {
+            return Err(CliError::Usage(format!(
+                "{shown} is not a regular file or a pipe"
+            )));
+        }
         Ok(Source {
             file,
             len: meta.len(),
             label: shown,
         })
+    }
+
+    /// Reads `reader` (`what`, for errors) to its end into an anonymous
+    /// temporary file (in $TMPDIR) and returns that, rewound, labelled
+    /// `label`.
+    fn spool(mut reader: impl io::Read, what: &str, label: String) -> Result<Source, CliError> {
+        let spool = format!("cannot spool {what} to a temporary file");
+        let mut file = tempfile::tempfile().map_err(CliError::local(spool.clone()))?;
+        io::copy(&mut reader, &mut file).map_err(CliError::local(spool.clone()))?;
+        let len = file
+            .stream_position()
+            .map_err(CliError::local(spool.clone()))?;
+        file.rewind().map_err(CliError::local(spool))?;
+        Ok(Source { file, len, label })
     }
 
     /// Standard input as a source. A regular file (`< file`) is sent as it
@@ -295,16 +324,7 @@ impl Source {
         if let Some(source) = Source::stdin_file() {
             return Ok(source);
         }
-        let spool = "cannot spool standard input to a temporary file";
-        let mut file = tempfile::tempfile().map_err(CliError::local(spool))?;
-        io::copy(&mut io::stdin().lock(), &mut file).map_err(CliError::local(spool))?;
-        let len = file.stream_position().map_err(CliError::local(spool))?;
-        file.rewind().map_err(CliError::local(spool))?;
-        Ok(Source {
-            file,
-            len,
-            label: "-".to_owned(),
-        })
+        Source::spool(io::stdin().lock(), "standard input", "-".to_owned())
     }
 
     /// Standard input, if it is a regular file: a duplicate of its
