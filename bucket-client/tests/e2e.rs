@@ -1112,7 +1112,7 @@ fn stdin_that_is_a_regular_file_is_sent_from_its_position_without_spooling() {
 }
 
 #[test]
-fn a_pipe_given_by_path_is_read_to_its_end_and_a_device_is_refused() {
+fn a_pipe_or_a_proc_file_is_read_to_its_end_and_a_device_is_refused() {
     let server = TestServer::start();
     let mut c = server.client();
     c.create_bucket(&b("in")).unwrap();
@@ -1134,6 +1134,15 @@ fn a_pipe_given_by_path_is_read_to_its_end_and_a_device_is_refused() {
     writer.join().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(download_all(&mut c, "in", "piped.txt"), b"through a pipe\n");
+
+    // A file of /proc says its size is 0 and has content.
+    let out = server
+        .cli()
+        .args(["upload", "/proc/self/status", "in", "status"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(download_all(&mut c, "in", "status").starts_with(b"Name:"));
 
     // A device has no end to read to.
     let out = server

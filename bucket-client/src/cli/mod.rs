@@ -271,7 +271,9 @@ pub struct Source {
 impl Source {
     /// Opens the file at `path`: a regular file is sent as it is; a pipe
     /// (a FIFO, or bash's `<(command)`) is read to its end first, like
-    /// standard input, since its size is not known until then.
+    /// standard input, since its size is not known until then, and so is a
+    /// file whose size reads as 0 (the files of /proc and /sys say so and
+    /// have content; a really empty one costs one read).
     ///
     /// # Errors
     /// `Local` when it cannot be opened, read or spooled; `Usage` for a
@@ -286,13 +288,16 @@ impl Source {
             return Err(CliError::Usage(format!("{shown} is a folder, not a file")));
         }
         #[cfg(unix)]
-        if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
-            return Source::spool(file, &shown.clone(), shown);
-        }
-        if !meta.is_file() {
+        let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type());
+        #[cfg(not(unix))]
+        let pipe = false;
+        if !meta.is_file() && !pipe {
             return Err(CliError::Usage(format!(
                 "{shown} is not a regular file or a pipe"
             )));
+        }
+        if pipe || meta.len() == 0 {
+            return Source::spool(file, &shown.clone(), shown);
         }
         Ok(Source {
             file,
