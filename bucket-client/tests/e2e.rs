@@ -1159,3 +1159,54 @@ fn a_pipe_or_a_proc_file_is_read_to_its_end_and_a_device_is_refused() {
             .all(|f| f.name.as_str() != "zero")
     );
 }
+
+#[test]
+fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("out")).unwrap();
+    c.upload(&b("out"), &f("f.txt"), &mut &b"downloaded\n"[..], 11)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // A FIFO (as /dev/null is a device): written into, not replaced.
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let reader = {
+        let fifo = fifo.clone();
+        thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = server
+        .cli()
+        .args(["download", "out", "f.txt"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // Checked before joining: had the FIFO been replaced, its reader would
+    // wait for a writer forever.
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(reader.join().unwrap(), b"downloaded\n");
+
+    // A symlink to a file: the file gets the download, the link stays.
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.path().join("link.txt");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = server
+        .cli()
+        .args(["download", "out", "f.txt"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read(&target).unwrap(), b"downloaded\n");
+    assert_no_part_files(dir.path());
+}

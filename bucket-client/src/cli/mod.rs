@@ -370,17 +370,30 @@ pub enum Destination {
     Stdout,
     /// This file, replaced atomically once the download is complete.
     File(PathBuf),
+    /// Something that exists and is not a regular file or a folder (a
+    /// device such as `/dev/null`, a FIFO): written into as it is, never
+    /// replaced.
+    Stream(PathBuf),
 }
 
 impl Destination {
     /// `local` as given: `None` is `name` in the current folder, `-` is
-    /// stdout, an existing folder gets `name` inside it.
+    /// stdout, an existing folder gets `name` inside it. A symlink to a
+    /// file stands for its target (the file is replaced, the link stays);
+    /// an existing device or FIFO is written into.
     pub fn new(local: Option<&Path>, name: &FileName<'_>) -> Self {
-        match local {
-            None => Destination::File(PathBuf::from(name.as_str())),
-            Some(p) if p.as_os_str() == "-" => Destination::Stdout,
-            Some(p) if p.is_dir() => Destination::File(p.join(name.as_str())),
-            Some(p) => Destination::File(p.to_path_buf()),
+        let p = match local {
+            None => return Destination::File(PathBuf::from(name.as_str())),
+            Some(p) if p.as_os_str() == "-" => return Destination::Stdout,
+            Some(p) if p.is_dir() => return Destination::File(p.join(name.as_str())),
+            Some(p) => p,
+        };
+        match std::fs::metadata(p) {
+            Ok(meta) if !meta.is_file() => Destination::Stream(p.to_path_buf()),
+            Ok(_) if p.is_symlink() => {
+                Destination::File(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+            }
+            _ => Destination::File(p.to_path_buf()),
         }
     }
 }

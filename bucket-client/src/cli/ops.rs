@@ -172,6 +172,23 @@ pub fn download(
             client.download_with_progress(bucket, name, writer, &mut bar)?;
             Ok(())
         }
+        Destination::Stream(path) => {
+            let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
+            let shown = path.display().to_string();
+            let stream = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(CliError::local(format!("cannot open {shown}")))?;
+            let writer = BufWriter::with_capacity(BUFFER_SIZE, stream);
+            let size = client.download_with_progress(bucket, name, writer, &mut bar)?;
+            drop(bar);
+            out.line(format_args!(
+                "{} downloaded {} to {shown}",
+                ReplyCode::Download,
+                bytes(size)
+            ));
+            Ok(())
+        }
         Destination::File(path) => {
             let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
             let shown = path.display().to_string();
