@@ -110,19 +110,24 @@ fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
-/// The `bucket-server` binary on a free port over `root`, and its address
-/// (read from its "listening addr=…" log line). Under nohup(1) with
-/// `nohup`, which starts it with SIGHUP ignored.
+/// The `bucket-server` binary on a free port over `root`, with `extra`
+/// options, run through the command `wrapper` (empty: none; `nohup`, or
+/// [`ulimit`]'s, which keep its PID). Returns it, its address (from its
+/// "listening addr=…" log line) and its log until that line.
 fn spawn_binary(
     root: &std::path::Path,
-    nohup: bool,
+    wrapper: &[String],
     extra: &[&str],
-) -> (std::process::Child, std::net::SocketAddr) {
+) -> (std::process::Child, std::net::SocketAddr, String) {
     let binary = env!("CARGO_BIN_EXE_bucket-server");
-    let mut cmd = Command::new(if nohup { "nohup" } else { binary });
-    if nohup {
-        cmd.arg(binary);
-    }
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
+    };
     let mut child = cmd
         .arg("--root")
         .arg(root)
@@ -135,18 +140,35 @@ fn spawn_binary(
         .spawn()
         .unwrap();
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
+    let mut log = String::new();
     let mut line = String::new();
-    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
-        if let Some(a) = line.split("addr=").nth(1) {
-            addr = Some(a.trim().parse::<std::net::SocketAddr>().unwrap());
-            break;
-        }
+    let addr = loop {
         line.clear();
-    }
-    let addr = addr.expect("the server logs its address");
+        let read = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(read > 0, "the server ended before listening: {log}");
+        log.push_str(&line);
+        if let Some(a) = line.split("addr=").nth(1) {
+            break a.trim().parse().unwrap();
+        }
+    };
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr)
+    (child, addr, log)
+}
+
+/// A `wrapper` for [`spawn_binary`]: nohup(1), which starts the server
+/// with SIGHUP ignored.
+fn nohup() -> Vec<String> {
+    vec!["nohup".into()]
+}
+
+/// A `wrapper` for [`spawn_binary`] that sets `ulimit` `options` first.
+fn ulimit(options: &str) -> Vec<String> {
+    vec![
+        "bash".into(),
+        "-c".into(),
+        format!("ulimit {options} && exec \"$@\""),
+        "bash".into(),
+    ]
 }
 
 /// Sends `signal` (a `kill` name: TERM, HUP, …) to `child`.
@@ -176,7 +198,7 @@ fn exit_status(child: &mut std::process::Child, what: &str) -> std::process::Exi
 #[test]
 fn the_binary_serves_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_binary(&dir.path().join("buckets"), false, &[]);
+    let (mut child, addr, _) = spawn_binary(&dir.path().join("buckets"), &[], &[]);
     let mut c = Raw::connect(addr);
     c.send("CREATE_B made-by-test\n");
     c.expect("300 BCS");
@@ -188,12 +210,12 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
 #[test]
 fn the_binary_stops_on_sighup_unless_started_under_nohup() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, _) = spawn_binary(dir.path(), false, &[]);
+    let (mut child, ..) = spawn_binary(dir.path(), &[], &[]);
     signal(&child, "HUP");
     assert_eq!(exit_status(&mut child, "SIGHUP").code(), Some(0));
 
     // nohup: the terminal going away does not stop the server.
-    let (mut child, addr) = spawn_binary(dir.path(), true, &[]);
+    let (mut child, addr, _) = spawn_binary(dir.path(), &nohup(), &[]);
     signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -212,7 +234,7 @@ fn the_binary_stops_on_sighup_unless_started_under_nohup() {
 #[test]
 fn a_second_signal_cuts_the_transfers_the_first_let_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn_binary(dir.path(), false, &["--shutdown-grace", "60"]);
+    let (mut child, addr, _) = spawn_binary(dir.path(), &[], &["--shutdown-grace", "60"]);
     // An upload in flight: 10 of its 1000 bytes sent, the rest held back.
     let mut c = Raw::connect(addr);
     c.send("CREATE_B b\nUPLOAD b f 1000\n0123456789");
@@ -240,41 +262,6 @@ fn a_second_signal_cuts_the_transfers_the_first_let_finish() {
     );
 }
 
-/// Runs the binary through `bash -c "ulimit …; exec bucket-server …"`
-/// (same PID) and returns it, its address, and its log so far.
-#[cfg(target_os = "linux")]
-fn spawn_with_ulimit(
-    ulimit: &str,
-    root: &std::path::Path,
-) -> (std::process::Child, std::net::SocketAddr, String) {
-    let script = format!("ulimit {ulimit} && exec \"$0\" --root \"$1\" --listen 127.0.0.1:0");
-    let mut child = Command::new("bash")
-        .args(["-c", &script, env!("CARGO_BIN_EXE_bucket-server")])
-        .arg(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env("RUST_LOG", "info")
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut log = String::new();
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
-            "{log}"
-        );
-        log.push_str(&line);
-        if let Some(a) = line.split("addr=").nth(1) {
-            break a.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr, log)
-}
-
 /// The soft and hard "Max open files" of a process, from /proc.
 #[cfg(target_os = "linux")]
 fn open_files_limits(pid: u32) -> (String, String) {
@@ -293,7 +280,7 @@ fn the_binary_raises_a_low_open_files_limit_and_warns_when_it_cannot() {
     let dir = tempfile::tempdir().unwrap();
     // A soft limit of 64 (two connections take four descriptors each at
     // most) is raised to the hard limit, and many connections are served.
-    let (mut child, addr, _) = spawn_with_ulimit("-Sn 64", &dir.path().join("a"));
+    let (mut child, addr, _) = spawn_binary(&dir.path().join("a"), &ulimit("-Sn 64"), &[]);
     let (soft, hard) = open_files_limits(child.id());
     assert_eq!(soft, hard, "soft limit raised to the hard one");
     let mut held = Vec::new();
@@ -309,7 +296,7 @@ fn the_binary_raises_a_low_open_files_limit_and_warns_when_it_cannot() {
 
     // Hard limit 256 too: nothing to raise, and 1024 connections may need
     // more, which the log says before the server starts serving.
-    let (mut child, _, log) = spawn_with_ulimit("-n 256", &dir.path().join("b"));
+    let (mut child, _, log) = spawn_binary(&dir.path().join("b"), &ulimit("-n 256"), &[]);
     assert!(
         log.contains("the open-files limit is below what --max-connections may need"),
         "{log}"

@@ -155,7 +155,8 @@ fn bytes(n: u64) -> String {
 }
 
 /// `DOWNLOAD bucket name` into `dest`. A file destination is written to a
-/// temporary file beside it and renamed over it only once complete.
+/// temporary file beside it and renamed over it only once complete; a
+/// device or FIFO is written into.
 pub fn download(
     client: &mut Client,
     bucket: &BucketName<'_>,
@@ -164,58 +165,50 @@ pub fn download(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let label = format!("{bucket}/{name}");
-    match dest {
+    let path = match dest {
         Destination::Stdout => {
             let mut bar = Bar::new(out.progress, label);
             let stdout = io::stdout().lock();
             let writer = BufWriter::with_capacity(BUFFER_SIZE, stdout);
             client.download_with_progress(bucket, name, writer, &mut bar)?;
-            Ok(())
+            return Ok(());
         }
-        Destination::Stream(path) => {
-            let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
-            let shown = path.display().to_string();
-            let stream = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(CliError::local(format!("cannot open {shown}")))?;
-            let writer = BufWriter::with_capacity(BUFFER_SIZE, stream);
-            let size = client.download_with_progress(bucket, name, writer, &mut bar)?;
-            drop(bar);
-            out.line(format_args!(
-                "{} downloaded {} to {shown}",
-                ReplyCode::Download,
-                bytes(size)
-            ));
-            Ok(())
-        }
-        Destination::File(path) => {
-            let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
-            let shown = path.display().to_string();
-            let mut part = temp_beside(path).map_err(CliError::local(format!(
-                "cannot create a file beside {shown}"
-            )))?;
-            // Removed by Ctrl-C too, not only by `part`'s drop on an error.
-            let _registered = super::interrupt::PartFile::register(part.path());
-            let size = {
-                let writer = BufWriter::with_capacity(BUFFER_SIZE, part.as_file_mut());
-                client.download_with_progress(bucket, name, writer, &mut bar)?
-            };
-            part.as_file()
-                .sync_all()
-                .map_err(CliError::local(format!("cannot write {shown}")))?;
-            part.persist(path)
-                .map_err(|e| e.error)
-                .map_err(CliError::local(format!("cannot save {shown}")))?;
-            drop(bar);
-            out.line(format_args!(
-                "{} downloaded {} to {shown}",
-                ReplyCode::Download,
-                bytes(size)
-            ));
-            Ok(())
-        }
-    }
+        Destination::Stream(path) | Destination::File(path) => path,
+    };
+    let mut bar = Bar::new(out.progress, format!("{label} -> {}", path.display()));
+    let shown = path.display().to_string();
+    let size = if let Destination::Stream(_) = dest {
+        let stream = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(CliError::local(format!("cannot open {shown}")))?;
+        let writer = BufWriter::with_capacity(BUFFER_SIZE, stream);
+        client.download_with_progress(bucket, name, writer, &mut bar)?
+    } else {
+        let mut part = temp_beside(path).map_err(CliError::local(format!(
+            "cannot create a file beside {shown}"
+        )))?;
+        // Removed by Ctrl-C too, not only by `part`'s drop on an error.
+        let _registered = super::interrupt::PartFile::register(part.path());
+        let size = {
+            let writer = BufWriter::with_capacity(BUFFER_SIZE, part.as_file_mut());
+            client.download_with_progress(bucket, name, writer, &mut bar)?
+        };
+        part.as_file()
+            .sync_all()
+            .map_err(CliError::local(format!("cannot write {shown}")))?;
+        part.persist(path)
+            .map_err(|e| e.error)
+            .map_err(CliError::local(format!("cannot save {shown}")))?;
+        size
+    };
+    drop(bar);
+    out.line(format_args!(
+        "{} downloaded {} to {shown}",
+        ReplyCode::Download,
+        bytes(size)
+    ));
+    Ok(())
 }
 
 /// A temporary file in `path`'s folder, readable as a downloaded file
