@@ -156,7 +156,9 @@ fn bucket_list<S: Store>(store: &S) -> Vec<String> {
         .collect()
 }
 
-/// Buckets: created once (`Exists` the second time), listed sorted by bytes, deleted only when empty (`NotEmpty`, `NoSuchBucket`), and empty again when re-created.
+/// Buckets: created once (`Exists` the second time), listed sorted by bytes,
+/// deleted only when empty (`NotEmpty`, `NoSuchBucket`), and empty again when
+/// re-created.
 pub fn buckets_create_list_delete<S: Store>(store: S) {
     assert!(bucket_list(&store).is_empty(), "a new store has no bucket");
     for name in ["beta", "alpha", "Gamma", "a-1"] {
@@ -198,7 +200,8 @@ pub fn buckets_create_list_delete<S: Store>(store: S) {
     );
 }
 
-/// A committed upload is listed with its size and a modification time taken during the upload, and reads back whole; an empty file works too.
+/// A committed upload is listed with its size and a modification time taken
+/// during the upload, and reads back whole; an empty file works too.
 pub fn upload_commit_list_open<S: Store>(store: S) {
     store.create_bucket(&bucket("photos")).expect("create");
     let before = SystemTime::now();
@@ -245,7 +248,8 @@ pub fn files_listed_sorted_by_name<S: Store>(store: S) {
     assert_eq!(sizes, [5, 3, 2, 4, 0, 1]);
 }
 
-/// An upload in progress is invisible: a new name is not listed or readable, and a replaced file keeps its old content and size, until commit.
+/// An upload in progress is invisible: a new name is not listed or readable,
+/// and a replaced file keeps its old content and size, until commit.
 pub fn upload_invisible_until_commit<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     put(&store, "b", "old", b"version 1").expect("put");
@@ -280,7 +284,8 @@ pub fn upload_invisible_until_commit<S: Store>(store: S) {
     assert_eq!(read(&store, "b", "old").expect("read"), b"version 2!!!");
 }
 
-/// Uploading to an existing name replaces the file whole (a shorter version leaves no tail of the longer one).
+/// Uploading to an existing name replaces the file whole (a shorter version
+/// leaves no tail of the longer one).
 pub fn replace_existing_file<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     let long = pattern(1, 100_000);
@@ -298,7 +303,8 @@ pub fn replace_existing_file<S: Store>(store: S) {
     assert_eq!(read(&store, "b", "f").expect("read"), long);
 }
 
-/// `Upload::abort` leaves no file, no listing entry and nothing that keeps the bucket from being deleted; an existing file of that name is untouched.
+/// `Upload::abort` leaves no file, no listing entry and nothing that keeps the
+/// bucket from being deleted; an existing file of that name is untouched.
 pub fn abort_leaves_nothing<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     put(&store, "b", "keep", b"original").expect("put");
@@ -353,7 +359,8 @@ pub fn drop_without_commit_leaves_nothing<S: Store>(store: S) {
     store.delete_bucket(&bucket("b")).expect("bucket is empty");
 }
 
-/// `Upload::written` counts the bytes written so far, including bytes past the declared size (the size is a hint).
+/// `Upload::written` counts the bytes written so far, including bytes past the
+/// declared size (the size is a hint).
 pub fn written_counts_bytes<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     let mut up = store
@@ -373,7 +380,8 @@ pub fn written_counts_bytes<S: Store>(store: S) {
     assert_eq!(read(&store, "b", "f").expect("read"), b"abcdefgh++");
 }
 
-/// A reader opened before a replace or a delete reads the version it opened, whole, with the length announced at open.
+/// A reader opened before a replace or a delete reads the version it opened,
+/// whole, with the length announced at open.
 pub fn reader_keeps_old_content_across_replace_and_delete<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     let old = pattern(2, 300_000);
@@ -410,7 +418,8 @@ pub fn reader_keeps_old_content_across_replace_and_delete<S: Store>(store: S) {
     ));
 }
 
-/// Every operation on a bucket that does not exist fails with `NoSuchBucket`, and creates nothing.
+/// Every operation on a bucket that does not exist fails with `NoSuchBucket`,
+/// and creates nothing.
 pub fn missing_bucket_errors<S: Store>(store: S) {
     let nope = bucket("nope");
     let f = file("f");
@@ -437,7 +446,8 @@ pub fn missing_bucket_errors<S: Store>(store: S) {
     assert!(bucket_list(&store).is_empty(), "no bucket appeared");
 }
 
-/// `delete_file` fails with `NoSuchBucket` or `NoSuchFile` and deletes only the named file.
+/// `delete_file` fails with `NoSuchBucket` or `NoSuchFile` and deletes only the
+/// named file.
 pub fn delete_file_errors<S: Store>(store: S) {
     store.create_bucket(&bucket("b")).expect("create");
     assert!(matches!(
@@ -501,7 +511,8 @@ pub fn errors_carry_protocol_reasons<S: Store>(store: S) {
     }
 }
 
-/// Concurrent uploads to one name: the last to commit wins, and readers racing them only ever see one whole version.
+/// Concurrent uploads to one name: the last to commit wins, and readers racing
+/// them only ever see one whole version.
 pub fn concurrent_uploads_to_one_name<S: Store>(store: S) {
     const WRITERS: usize = 8;
     store.create_bucket(&bucket("race")).expect("create");
@@ -558,7 +569,9 @@ pub fn concurrent_uploads_to_one_name<S: Store>(store: S) {
     assert_eq!(files[0].size, last.len() as u64);
 }
 
-/// Deleting a bucket while an upload into it is in flight succeeds; that upload's commit then fails with `NoSuchBucket` and does not revive the bucket.
+/// Deleting a bucket while an upload into it is in flight succeeds; that
+/// upload's commit then fails with `NoSuchBucket` and does not revive the
+/// bucket.
 pub fn delete_bucket_while_uploading<S: Store>(store: S) {
     store.create_bucket(&bucket("keep")).expect("create");
     store.create_bucket(&bucket("tmp")).expect("create");
@@ -579,7 +592,8 @@ pub fn delete_bucket_while_uploading<S: Store>(store: S) {
     );
 }
 
-/// An 8 MiB upload written in uneven pieces is listed, opened and read back byte for byte.
+/// An 8 MiB upload written in uneven pieces is listed, opened and read back
+/// byte for byte.
 pub fn large_streaming_upload<S: Store>(store: S) {
     const LEN: usize = 8 << 20;
     store.create_bucket(&bucket("big")).expect("create");
