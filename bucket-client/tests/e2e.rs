@@ -989,6 +989,14 @@ struct DownloadUnderWay {
     dir: TempDir,
 }
 
+/// A failing test leaves no client behind.
+impl Drop for DownloadUnderWay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl DownloadUnderWay {
     fn start(nohup: bool) -> DownloadUnderWay {
         let addr = stalling_download_server();

@@ -118,7 +118,7 @@ fn spawn_binary(
     root: &std::path::Path,
     wrapper: &[String],
     extra: &[&str],
-) -> (std::process::Child, std::net::SocketAddr, String) {
+) -> (Spawned, std::net::SocketAddr, String) {
     let binary = env!("CARGO_BIN_EXE_bucket-server");
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
@@ -152,7 +152,31 @@ fn spawn_binary(
         }
     };
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr, log)
+    (Spawned(child), addr, log)
+}
+
+/// A spawned server process, killed (and reaped) when dropped, so that a
+/// failing test leaves no server behind.
+struct Spawned(std::process::Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A `wrapper` for [`spawn_binary`]: nohup(1), which starts the server
