@@ -90,7 +90,17 @@ impl FsStore {
     /// warning.
     pub fn open(root: impl Into<PathBuf>) -> Result<FsStore, StoreError> {
         let root = std::path::absolute(root.into())?;
-        fs::create_dir_all(&root)?;
+        if let Err(e) = fs::create_dir_all(&root) {
+            // create_dir_all says "File exists" for a root that is a file.
+            if fs::metadata(&root).is_ok_and(|meta| !meta.is_dir()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} exists but is not a directory", root.display()),
+                )
+                .into());
+            }
+            return Err(e.into());
+        }
         let lock = lock_root(&root)?;
         let staging = root.join(Self::STAGING_DIR);
         match fs::create_dir(&staging) {

@@ -383,3 +383,25 @@ fn read_only_bucket_makes_commit_fail_with_io() {
     assert!(staged(&store).is_empty(), "staged file removed");
     assert!(entries(&ro).is_empty(), "nothing in the bucket");
 }
+
+#[test]
+fn a_root_that_is_a_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("buckets");
+    std::fs::write(&root, b"not a folder").unwrap();
+    let Err(StoreError::Io(error)) = FsStore::open(&root) else {
+        panic!("a file as the root was accepted, or refused as something else");
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::NotADirectory);
+    assert!(
+        error
+            .to_string()
+            .contains("buckets exists but is not a directory"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read(&root).unwrap(),
+        b"not a folder",
+        "left as it was"
+    );
+}
