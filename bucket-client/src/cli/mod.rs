@@ -296,20 +296,52 @@ impl Source {
                 "{shown} is not a regular file or a pipe"
             )));
         }
-        if pipe || meta.len() == 0 {
-            return Source::spool(file, &shown.clone(), shown);
+        Source::as_is(file, &shown).or_else(|file| Source::spool(file, &shown, &shown))
+    }
+
+    /// Standard input as a source, by the same rule as [`Source::open`]: a
+    /// regular file that says how long it is (`< file`) is sent as it is,
+    /// from its current position; anything else (a pipe, a terminal, a
+    /// file of /proc) is read to its end into a temporary file first, since
+    /// an upload's size must be sent before its bytes.
+    ///
+    /// # Errors
+    /// `Local` when it cannot be read or spooled.
+    pub fn stdin() -> Result<Source, CliError> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            // A duplicate of the descriptor, sharing its position.
+            if let Ok(fd) = io::stdin().as_fd().try_clone_to_owned()
+                && let Ok(source) = Source::as_is(File::from(fd), "-")
+            {
+                return Ok(source);
+            }
         }
+        Source::spool(io::stdin().lock(), "standard input", "-")
+    }
+
+    /// `file` as it is, from its position to its end, when it is a regular
+    /// file that says how long it is; `Err(file)` otherwise (a pipe, a
+    /// device, or a size that reads as 0), for the caller to read to its end.
+    fn as_is(mut file: File, label: &str) -> Result<Source, File> {
+        let len = match (file.metadata(), file.stream_position()) {
+            (Ok(meta), Ok(position)) if meta.is_file() && meta.len() > 0 => {
+                meta.len().saturating_sub(position)
+            }
+            _ => return Err(file),
+        };
         Ok(Source {
             file,
-            len: meta.len(),
-            label: shown,
+            len,
+            label: label.to_owned(),
         })
     }
 
     /// Reads `reader` (`what`, for errors) to its end into an anonymous
     /// temporary file (in $TMPDIR) and returns that, rewound, labelled
     /// `label`.
-    fn spool(mut reader: impl io::Read, what: &str, label: String) -> Result<Source, CliError> {
+    fn spool(mut reader: impl io::Read, what: &str, label: &str) -> Result<Source, CliError> {
         let spool = format!("cannot spool {what} to a temporary file");
         let mut file = tempfile::tempfile().map_err(CliError::local(spool.clone()))?;
         io::copy(&mut reader, &mut file).map_err(CliError::local(spool.clone()))?;
@@ -317,36 +349,10 @@ impl Source {
             .stream_position()
             .map_err(CliError::local(spool.clone()))?;
         file.rewind().map_err(CliError::local(spool))?;
-        Ok(Source { file, len, label })
-    }
-
-    /// Standard input as a source. A regular file (`< file`) is sent as it
-    /// is, from its current position to its end. Anything else (a pipe, a
-    /// terminal) is spooled to an anonymous temporary file first, since an
-    /// upload's size must be sent before its bytes.
-    pub fn stdin() -> Result<Source, CliError> {
-        #[cfg(unix)]
-        if let Some(source) = Source::stdin_file() {
-            return Ok(source);
-        }
-        Source::spool(io::stdin().lock(), "standard input", "-".to_owned())
-    }
-
-    /// Standard input, if it is a regular file: a duplicate of its
-    /// descriptor (sharing its position), and the bytes left to its end.
-    #[cfg(unix)]
-    fn stdin_file() -> Option<Source> {
-        use std::os::fd::AsFd;
-        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() {
-            return None;
-        }
-        let position = file.stream_position().ok()?;
-        Some(Source {
+        Ok(Source {
             file,
-            len: meta.len().saturating_sub(position),
-            label: "-".to_owned(),
+            len,
+            label: label.to_owned(),
         })
     }
 }
