@@ -88,6 +88,7 @@ pub mod names;
 mod parse;
 pub mod reply;
 pub mod request;
+mod resync;
 mod scan;
 pub mod server;
 

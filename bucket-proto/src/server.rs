@@ -40,7 +40,8 @@
 //! | `Idle` | complete `UPLOAD` | `ReceivingPayload` (event `RequestReceived`) |
 //! | `Idle` | verb missing required arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
 //! | `Idle`, `Dialogue` | bad line, bad name | `Idle` (sends the failure, event `RequestRejected`) |
-//! | `Idle`, `Dialogue` | `UPLOAD` with a bad name and a good size | `DiscardingPayload` (event `RequestRejected`) |
+//! | `Idle`, `Dialogue` | `UPLOAD` with a bad name, or a line the grammar refuses, and a plain size | `DiscardingPayload` (event `RequestRejected`) |
+//! | `Idle`, `Dialogue` | `UPLOAD` line whose payload length cannot be told (bad size, extra argument, open quote) | `Closed` (sends `500 BCMD SYNTAX`, event `RequestRejected`) |
 //! | `Idle`, `Dialogue` | `UPLOAD` over the size limit | `Closed` (sends `701 FUBF TOO_LARGE`, event `RequestRejected`) |
 //! | `Dialogue` | answer line still short of arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
 //! | `Dialogue` | answer line completing the request | as `Idle` with a complete request |
@@ -60,6 +61,7 @@ use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
 use crate::parse;
 use crate::reply::Reply;
 use crate::request::{Field, Request, Verb};
+use crate::resync::{self, PayloadAfter};
 use crate::scan;
 use crate::{ReplyCode, encode};
 
@@ -107,7 +109,10 @@ pub enum ServerEvent<'a> {
     },
     /// The session refused a request and answered it itself with
     /// [`RequestError::reply`] (for logs; nothing to do). For an `UPLOAD`
-    /// with a bad name, the payload is discarded before that reply goes out.
+    /// with a bad name, or one whose line the grammar refused but whose
+    /// size is plain, the payload is discarded before that reply goes out;
+    /// for an `UPLOAD` line whose payload cannot be told from what follows
+    /// it (docs/protocol.md, decision 3), `Closed` follows.
     RequestRejected(RequestError),
     /// The session is over: write out [`ServerSession::poll_transmit`], then
     /// close the connection. Returned from then on.
@@ -328,6 +333,13 @@ impl ServerSession {
                     let start = self.rx.cur.start;
                     self.rx.cur.consume(consumed);
                     let raw = &self.rx.bytes[start..start + content_end];
+                    // For a refused line: the dialogue it answers, if any,
+                    // and how many arguments came before it.
+                    let dialogue = match self.core.state {
+                        State::Dialogue { verb } => Some((verb, self.dialogue.len())),
+                        _ => None,
+                    };
+                    let after = || resync::payload_after(raw, dialogue);
                     // The fast path for the common shape of a complete
                     // request line (crate::scan); anything else, and every
                     // dialogue answer, goes through the nom grammar below.
@@ -339,7 +351,7 @@ impl ServerSession {
                         (scanned.verb(), scanned.payload_len(), Ok(scanned))
                     } else {
                         let Ok(line) = std::str::from_utf8(raw) else {
-                            return Some(self.core.reject(RequestError::InvalidUtf8, None));
+                            return Some(self.core.refuse(RequestError::InvalidUtf8, after()));
                         };
                         if let State::Dialogue { verb } = self.core.state {
                             // An answer line: more arguments for `verb`.
@@ -350,11 +362,11 @@ impl ServerSession {
                                     );
                                 }
                                 Ok(args) => args,
-                                Err(error) => return Some(self.core.reject(error, None)),
+                                Err(error) => return Some(self.core.refuse(error, after())),
                             };
                             if self.dialogue.len() + args.len() > verb.max_args() {
                                 let error = RequestError::TooManyArguments { verb };
-                                return Some(self.core.reject(error, None));
+                                return Some(self.core.refuse(error, after()));
                             }
                             self.dialogue
                                 .extend(args.into_values().map(|a| a.into_owned()));
@@ -368,7 +380,7 @@ impl ServerSession {
                             let cmd = match parse::command(line) {
                                 Ok(Some(cmd)) => cmd,
                                 Ok(None) => continue, // blank line: not a request
-                                Err(error) => return Some(self.core.reject(error, None)),
+                                Err(error) => return Some(self.core.refuse(error, after())),
                             };
                             let verb = cmd.verb;
                             if let Some(&field) = verb.required().get(cmd.args.len()) {
@@ -401,7 +413,10 @@ impl ServerSession {
                             };
                             Some(ServerEvent::RequestReceived(request))
                         }
-                        Err(error) => Some(self.core.reject(error, size)),
+                        Err(error) => {
+                            let after = size.map_or_else(after, PayloadAfter::Bytes);
+                            Some(self.core.refuse(error, after))
+                        }
                     };
                 }
             }
@@ -613,6 +628,27 @@ impl Core {
             }
         }
         ServerEvent::RequestRejected(error)
+    }
+
+    /// Answers a line refused for its grammar or its arguments, keeping in
+    /// step with the `UPLOAD` payload that may follow it ([`resync`]): no
+    /// payload, answer now; a payload of known size within the limit,
+    /// answer after it; otherwise answer and close, since the rest of the
+    /// stream cannot be told from payload (docs/protocol.md, decision 3).
+    fn refuse(&mut self, error: RequestError, after: PayloadAfter) -> ServerEvent<'static> {
+        match after {
+            PayloadAfter::None => self.reject(error, None),
+            PayloadAfter::Bytes(size)
+                if self.config.max_upload_size.is_none_or(|max| size <= max) =>
+            {
+                self.reject(error, Some(size))
+            }
+            PayloadAfter::Bytes(_) | PayloadAfter::Unknown => {
+                self.encode_now(&error.reply());
+                self.state = State::Closed;
+                ServerEvent::RequestRejected(error)
+            }
+        }
     }
 
     fn prompt(&mut self, verb: Verb, field: Field) -> ServerEvent<'static> {

@@ -315,10 +315,7 @@ fn the_comma_form_in_a_dialogue() {
 #[test]
 fn too_many_arguments_in_an_answer() {
     for (input, verb) in [
-        (&b"UPLOAD\nphotos cat.png 5 extra\n"[..], Verb::Upload),
-        (b"UPLOAD photos\na 5 x\n", Verb::Upload),
-        (b"UPLOAD photos cat.png\n5 6\n", Verb::Upload),
-        (b"CREATE_B\na b\n", Verb::CreateBucket),
+        (&b"CREATE_B\na b\n"[..], Verb::CreateBucket),
         (b"DELETE_F b\nx,y\n", Verb::DeleteFile),
         (b"DOWNLOAD\na b c d e\n", Verb::Download),
     ] {
@@ -420,23 +417,13 @@ fn broken_answers_end_the_dialogue_with_500_and_the_session_goes_on() {
     let long = format!("{}\n", "x".repeat(5000));
     let cases: Vec<(Vec<u8>, RequestError, &str)> = vec![
         (
-            b"UPLOAD\n\"unterminated\n".to_vec(),
+            b"DOWNLOAD\n\"unterminated\n".to_vec(),
             RequestError::Syntax { detail: "" },
             "500 BCMD SYNTAX",
         ),
         (
             b"CREATE_B\n\xff\xfe\n".to_vec(),
             RequestError::InvalidUtf8,
-            "500 BCMD SYNTAX",
-        ),
-        (
-            b"UPLOAD b f\nabc\n".to_vec(),
-            RequestError::BadSize,
-            "500 BCMD SYNTAX",
-        ),
-        (
-            b"UPLOAD b\nf -1\n".to_vec(),
-            RequestError::BadSize,
             "500 BCMD SYNTAX",
         ),
         (
@@ -534,4 +521,70 @@ fn dialogues_between_a_client_and_a_server_pair() {
         &events[0],
         CEv::Reply { request: Some(Verb::Hello), reply } if reply.code() == ReplyCode::Ok
     ));
+}
+
+/// An `UPLOAD` dialogue's answer the grammar refuses, when it may have been
+/// the line after which the client sends its payload: with a readable size
+/// the payload is skipped and the session goes on; otherwise no byte after
+/// it can be told from payload, and the session closes after its reply.
+#[test]
+fn broken_upload_answers_skip_the_payload_or_close_the_session() {
+    // Skipped: `a\b` is no bare argument, but the size is plain.
+    for input in [
+        &b"UPLOAD photos\na\\b 3\nabc"[..],
+        b"UPLOAD\nphotos\nf\x01 3\nabc",
+        b"UPLOAD\nphotos \xff\xfe 3\nabc",
+        b"UPLOAD\nphotos,\"bad\\q\",3\nabc",
+    ] {
+        let mut bytes = input.to_vec();
+        bytes.extend_from_slice(b"HELLO\n");
+        let run = run_server_whole(&bytes);
+        let heads = run.reply_heads();
+        assert_eq!(
+            &heads[heads.len() - 2..],
+            ["500 BCMD SYNTAX", "100 OK"],
+            "{input:?}"
+        );
+        assert_eq!(run.requests(), [Request::Hello], "{input:?}");
+        assert_eq!(run_server_bytewise(&bytes), run);
+    }
+    // Closed: no size, a bad size, too many arguments, an open quote.
+    let too_many = RequestError::TooManyArguments { verb: Verb::Upload };
+    for (input, prompts, error) in [
+        (
+            &b"UPLOAD b f\nabc\n"[..],
+            &["size"][..],
+            RequestError::BadSize,
+        ),
+        (b"UPLOAD b\nf -1\n", &["name"], RequestError::BadSize),
+        (
+            b"UPLOAD\nphotos cat.png 5 extra\n",
+            &["bucket"],
+            too_many.clone(),
+        ),
+        (b"UPLOAD photos\na 5 x\n", &["name"], too_many.clone()),
+        (b"UPLOAD photos cat.png\n5 6\n", &["size"], too_many.clone()),
+        (
+            b"UPLOAD\n\"unterminated 5\n",
+            &["bucket"],
+            RequestError::Syntax { detail: "" },
+        ),
+    ] {
+        let mut heads: Vec<String> = prompts.iter().map(|f| format!("150 NEED {f}")).collect();
+        heads.push("500 BCMD SYNTAX".into());
+        let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+        let run = refused_then_closed(input, &heads);
+        let rejected = run
+            .events
+            .iter()
+            .find_map(|e| match e {
+                SEv::Rejected(e) => Some(e.clone()),
+                _ => None,
+            })
+            .unwrap();
+        match (&rejected, &error) {
+            (RequestError::Syntax { .. }, RequestError::Syntax { .. }) => {}
+            _ => assert_eq!(rejected, error, "{input:?}"),
+        }
+    }
 }

@@ -219,7 +219,13 @@ fn too_many_arguments() {
             decode::request(line),
             Err(RequestError::TooManyArguments { verb })
         );
-        let run = refused_then_usable(line, "500 BCMD SYNTAX");
+        // An UPLOAD with a fourth argument: which one is the size? Its
+        // payload cannot be told from requests, so the session closes.
+        let run = if verb == Verb::Upload {
+            refused_then_closed(line, &["500 BCMD SYNTAX"])
+        } else {
+            refused_then_usable(line, "500 BCMD SYNTAX")
+        };
         assert_eq!(rejection(&run), RequestError::TooManyArguments { verb });
     }
 }
@@ -246,12 +252,13 @@ fn bad_sizes() {
             Err(RequestError::BadSize),
             "{size}"
         );
-        let run = refused_then_usable(line.as_bytes(), "500 BCMD SYNTAX");
+        // No size, no telling where the payload ends: reply, then close.
+        let run = refused_then_closed(line.as_bytes(), &["500 BCMD SYNTAX"]);
         assert_eq!(rejection(&run), RequestError::BadSize);
     }
     // A bad size is reported even when a name is bad too: no payload can be
     // skipped without a size.
-    let run = refused_then_usable(b"UPLOAD ../b f x\n", "500 BCMD SYNTAX");
+    let run = refused_then_closed(b"UPLOAD ../b f x\n", &["500 BCMD SYNTAX"]);
     assert_eq!(rejection(&run), RequestError::BadSize);
     // The largest size and leading zeros are fine.
     for (size, want) in [("18446744073709551615", u64::MAX), ("007", 7), ("0", 0)] {
@@ -880,7 +887,7 @@ fn the_session_is_usable_after_every_kind_of_refusal() {
         (b"\xff\n".to_vec(), "500 BCMD SYNTAX"),
         (b"FOO\n".to_vec(), "500 BCMD UNKNOWN_VERB"),
         (b"HELLO x\n".to_vec(), "500 BCMD SYNTAX"),
-        (b"UPLOAD b f -1\n".to_vec(), "500 BCMD SYNTAX"),
+        (b"UPLOAD b f\\x 1\nX".to_vec(), "500 BCMD SYNTAX"),
         (b"UPLOAD b .. 2\nxx".to_vec(), "701 FUBF BAD_NAME"),
         (b"CREATE_B\n\n".to_vec(), "301 BCF ABORTED"),
         (b"DOWNLOAD b \"unterminated\n".to_vec(), "500 BCMD SYNTAX"),
@@ -940,4 +947,32 @@ fn pair_upload_and_download_with_errors_from_the_script() {
         ]
     );
     assert_eq!(pair.client.pending_requests(), 0);
+}
+
+/// An `UPLOAD` line the grammar refuses still has its payload on the way
+/// (PROTOCOL.md § Upload payload): the session skips it by the line's plain
+/// size and never reads it as requests, which here would delete a bucket.
+#[test]
+fn a_refused_upload_line_never_has_its_payload_read_as_requests() {
+    let payload = b"DELETE_B victim\n";
+    for line in [
+        &b"UPLOAD photos a\\b 16\n"[..],
+        b"UPLOAD photos \"t\tab\" 16\n",
+        b"upload_f photos caf\xe9.txt 16\n",
+        b"UPLOAD,photos,\"bad\\escape\",\"16\"\r\n",
+    ] {
+        let input = [line, payload, b"HELLO\n"].concat();
+        let run = run_server_whole(&input);
+        let shown = String::from_utf8_lossy(line);
+        assert_eq!(run.reply_heads(), ["500 BCMD SYNTAX", "100 OK"], "{shown}");
+        assert_eq!(run.requests(), [Request::Hello], "{shown}");
+        assert_eq!(run_server_bytewise(&input), run, "{shown}");
+    }
+    // Over the upload limit there is nothing to skip to: reply, close.
+    let input = [&b"UPLOAD photos a\\b 16\n"[..], payload, b"HELLO\n"].concat();
+    let config = ServerConfig::default().with_max_upload_size(Some(15));
+    let run = run_server_with(config, &[&input], false, &mut default_answer);
+    assert_eq!(run.reply_heads(), ["500 BCMD SYNTAX"]);
+    assert_eq!(run.events.last(), Some(&SEv::Closed));
+    assert_eq!(run.requests(), []);
 }

@@ -344,7 +344,10 @@ const BAD_LINES: &[(&[u8], &[&str])] = &[
     (b"FOO\n", &["500 BCMD UNKNOWN_VERB"]),
     (b"HELLO x\n", &["500 BCMD SYNTAX"]),
     (b"\xff\n", &["500 BCMD SYNTAX"]),
-    (b"UPLOAD b f +1\n", &["500 BCMD SYNTAX"]),
+    // Refused by the grammar, payload skipped by its plain size: `Q\n`
+    // read as a request would give another reply.
+    (b"UPLOAD b a\\b 2\nQ\n", &["500 BCMD SYNTAX"]),
+    (b"upload b \xff 3\nFOO", &["500 BCMD SYNTAX"]),
     (b"DOWNLOAD b \"x\n", &["500 BCMD SYNTAX"]),
     (b"CREATE_B ../x\n", &["301 BCF BAD_NAME"]),
     (b"UPLOAD b .. 3\nQ\n\n", &["701 FUBF BAD_NAME"]),

@@ -81,7 +81,7 @@ fn bad_input_gets_a_reply_and_the_connection_stays_usable() {
     c.send(format!("CREATE_B {long}\nHELLO\n"));
     c.expect_prefix("500 BCMD LINE_TOO_LONG");
     c.expect_prefix("100 OK");
-    c.send(b"CREATE_B \xff\xfe\nUPLOAD b f -1\nHELLO a b c d\nDELETE_B \"unterminated\n");
+    c.send(b"CREATE_B \xff\xfe\nUPLOAD b f\\x 2\nxyHELLO a b c d\nDELETE_B \"unterminated\n");
     c.expect_prefix("500 BCMD SYNTAX");
     c.expect_prefix("500 BCMD SYNTAX");
     c.expect_prefix("500 BCMD SYNTAX");
@@ -97,6 +97,33 @@ fn bad_input_gets_a_reply_and_the_connection_stays_usable() {
     c.expect_prefix("701 FUBF BAD_NAME");
     c.expect("800 LFS 0");
     assert_eq!(tree(dir.path()), [".bkt-staging", "b"]);
+}
+
+/// docs/protocol.md, decision 3: an `UPLOAD` line the grammar refuses is
+/// still followed by its payload, which must never run as requests.
+#[test]
+fn a_refused_upload_line_never_runs_its_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fs(dir.path());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B photos\nCREATE_B victim\n");
+    c.expect("300 BCS");
+    c.expect("300 BCS");
+    // A plain size: the 16 payload bytes are skipped, the connection goes on.
+    c.send(b"UPLOAD photos a\\b 16\nDELETE_B victim\nUPLOAD photos \"t\tab\" 16\nDELETE_B victim\nLIST_B\n");
+    c.expect_prefix("500 BCMD SYNTAX");
+    c.expect_prefix("500 BCMD SYNTAX");
+    c.expect("400 LS 2");
+    c.expect("photos");
+    c.expect("victim");
+    // No size to go by: the reply, then the connection closes unread.
+    c.send("UPLOAD photos f 16x\nDELETE_B victim\n");
+    c.expect_prefix("500 BCMD SYNTAX");
+    assert!(c.closed());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("LIST_F victim\n");
+    c.expect("800 LFS 0");
+    assert_eq!(tree(dir.path()), [".bkt-staging", "photos", "victim"]);
 }
 
 #[test]

@@ -367,6 +367,22 @@ pub fn run_server_whole(input: &[u8]) -> ServerRun {
 }
 
 /// [`run_server`] one byte at a time, without end of input.
+/// Feeds `input` then `HELLO\n` (any split): the replies must be
+/// `heads_want` and the session must then close without reading on, the
+/// HELLO unanswered and no request handed to the application. For refusals
+/// after which the stream cannot be told apart from an upload's payload.
+pub fn refused_then_closed(input: &[u8], heads_want: &[&str]) -> ServerRun {
+    let mut bytes = input.to_vec();
+    bytes.extend_from_slice(b"HELLO\n");
+    let run = run_server_whole(&bytes);
+    let shown = String::from_utf8_lossy(input);
+    assert_eq!(run.reply_heads(), heads_want, "{shown:?}");
+    assert_eq!(run.events.last(), Some(&SEv::Closed), "{shown:?}");
+    assert_eq!(run.requests(), [], "{shown:?}");
+    assert_eq!(run_server_bytewise(&bytes), run, "{shown:?}");
+    run
+}
+
 pub fn run_server_bytewise(input: &[u8]) -> ServerRun {
     let chunks: Vec<&[u8]> = input.chunks(1).collect();
     run_server(&chunks, false)

@@ -1,0 +1,202 @@
+//! Where the payload of a refused `UPLOAD` line ends, read leniently from a
+//! line the grammar ([`crate::parse`]) did not accept.
+//!
+//! A client sends an upload's payload right after the line that completes
+//! `UPLOAD`'s arguments, without waiting for a reply (PROTOCOL.md § Upload
+//! payload). When that line breaks the grammar (a `\` or a control
+//! character in a bare name, invalid UTF-8, a bad escape), the payload is
+//! still on its way, and reading it as requests would run whatever it holds
+//! (a file of `DELETE_F` lines, say). So the server looks at the line once
+//! more, leniently, for its shape alone:
+//!
+//! - the first token is not a spelling of `UPLOAD` (and no `UPLOAD` dialogue
+//!   is open): no payload follows ([`PayloadAfter::None`]);
+//! - the line (with a dialogue's earlier answers) carries fewer than three
+//!   arguments: the client waits for a `150 NEED` before sending more, so no
+//!   payload follows yet ([`PayloadAfter::None`]);
+//! - exactly three arguments, and the last is a valid size: that many bytes
+//!   follow ([`PayloadAfter::Bytes`]), and the server skips them before it
+//!   replies, as for a bad name;
+//! - anything else (more than three arguments, a bad size, an unterminated
+//!   quote): nobody can tell where the payload ends
+//!   ([`PayloadAfter::Unknown`]), so the server replies and closes the
+//!   connection, as HTTP/1.1 does for an invalid `Content-Length` (RFC 9112
+//!   § 6.3).
+//!
+//! docs/protocol.md, decision 3, records the rule.
+
+use crate::parse;
+use crate::request::Verb;
+
+/// What follows a refused request line, as far as its shape tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PayloadAfter {
+    /// No payload: not an `UPLOAD` line, or one still short of arguments.
+    None,
+    /// An `UPLOAD` payload of this many bytes.
+    Bytes(u64),
+    /// An `UPLOAD` line whose payload length cannot be told.
+    Unknown,
+}
+
+/// Whether `b` is a separator, `SP / HTAB / ","` (PROTOCOL.md § Requests).
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b',')
+}
+
+/// Splits `line` (the content of a line, without CR LF) into tokens by the
+/// grammar's separators, with quoted tokens taken whole (a `\` escapes the
+/// next byte). Any byte but a separator belongs to a bare token, whatever
+/// the grammar says of it. Calls `each` with every token as written (quotes
+/// included). `None` when the shape is unclear: an unterminated quote, or a
+/// closing quote not followed by a separator or the end.
+fn tokens<'a>(line: &'a [u8], mut each: impl FnMut(&'a [u8])) -> Option<()> {
+    let mut i = 0;
+    while i < line.len() {
+        if is_sep(line[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if line[i] == b'"' {
+            i += 1;
+            loop {
+                match line.get(i)? {
+                    b'\\' => i += 2,
+                    b'"' => break,
+                    _ => i += 1,
+                }
+            }
+            i += 1; // the closing quote
+            if line.get(i).is_some_and(|&b| !is_sep(b)) {
+                return None;
+            }
+        } else {
+            while i < line.len() && !is_sep(line[i]) {
+                i += 1;
+            }
+        }
+        each(&line[start..i]);
+    }
+    Some(())
+}
+
+/// What follows `line`, a request line the grammar refused.
+///
+/// `dialogue` is `Some((verb, collected))` when `line` answers a `150 NEED`
+/// prompt of a `verb` dialogue that has `collected` arguments so far, and
+/// `None` for a request line. `line` is the line's content without CR LF,
+/// as received (it need not be UTF-8).
+pub(crate) fn payload_after(line: &[u8], dialogue: Option<(Verb, usize)>) -> PayloadAfter {
+    let mut verb = dialogue.map(|(verb, _)| verb);
+    // A fresh line's first token is its verb.
+    let mut verb_next = dialogue.is_none();
+    let mut count = 0usize;
+    let mut last: &[u8] = &[];
+    let shape = tokens(line, |token| {
+        if verb_next {
+            verb_next = false;
+            verb = Verb::from_token(token);
+        } else {
+            count += 1;
+            last = token;
+        }
+    });
+    if verb != Some(Verb::Upload) {
+        return PayloadAfter::None;
+    }
+    let collected = dialogue.map_or(0, |(_, collected)| collected);
+    let Some(()) = shape else {
+        return PayloadAfter::Unknown;
+    };
+    match (collected + count).cmp(&3) {
+        std::cmp::Ordering::Less => PayloadAfter::None,
+        std::cmp::Ordering::Greater => PayloadAfter::Unknown,
+        std::cmp::Ordering::Equal => {
+            // A size may be quoted (`"5"`); one with an escape is no size.
+            let unquoted = last
+                .strip_prefix(b"\"")
+                .and_then(|t| t.strip_suffix(b"\""))
+                .unwrap_or(last);
+            std::str::from_utf8(unquoted)
+                .ok()
+                .and_then(parse::size)
+                .map_or(PayloadAfter::Unknown, PayloadAfter::Bytes)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(line: &[u8]) -> PayloadAfter {
+        payload_after(line, None)
+    }
+
+    #[test]
+    fn lines_that_are_not_uploads_carry_no_payload() {
+        for line in [
+            &b"CREATE_B a\\b"[..],
+            b"DOWNLOAD b \xff",
+            b"UPLOADX b f 5",
+            b"\"UPLOAD\" b f 5",
+            b"HELP \"unterminated",
+            b"",
+        ] {
+            assert_eq!(fresh(line), PayloadAfter::None, "{line:?}");
+        }
+        let in_dialogue = payload_after(b"a\\b 5", Some((Verb::CreateBucket, 0)));
+        assert_eq!(in_dialogue, PayloadAfter::None);
+    }
+
+    #[test]
+    fn an_upload_with_three_arguments_and_a_good_size_is_skipped() {
+        for (line, size) in [
+            (&b"UPLOAD photos a\\b 18"[..], 18),
+            (b"upload_file photos \"t\tab\" 0", 0),
+            (b" ,UPLOAD,photos,caf\xe9.txt,\t007, ", 7),
+            (b"UPLOAD photos it\"s 3", 3),
+            (b"UPLOAD photos \"a\\qb\" 18446744073709551615", u64::MAX),
+            (b"UPLOAD \x01 \x7f 5", 5),
+            (b"UPLOAD photos a\\b \"5\"", 5),
+        ] {
+            assert_eq!(fresh(line), PayloadAfter::Bytes(size), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn an_upload_whose_payload_cannot_be_told_is_unknown() {
+        for line in [
+            &b"UPLOAD photos f 18 extra"[..],
+            b"UPLOAD photos f 12x",
+            b"UPLOAD photos f -1",
+            b"UPLOAD photos f 18446744073709551616",
+            b"UPLOAD photos \"f 18",
+            b"UPLOAD photos \"f\"x 18",
+            b"UPLOAD photos f \"18\\",
+            b"UPLOAD photos f \xff",
+            b"UPLOAD photos a\\b \"5\\\"\"",
+        ] {
+            assert_eq!(fresh(line), PayloadAfter::Unknown, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn an_upload_short_of_arguments_carries_no_payload_yet() {
+        for line in [&b"UPLOAD a\\b"[..], b"UPLOAD photos \x01", b"UPLOAD"] {
+            assert_eq!(fresh(line), PayloadAfter::None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn dialogue_answers_count_the_arguments_collected_before() {
+        let upload = |collected| Some((Verb::Upload, collected));
+        assert_eq!(payload_after(b"a\\b 9", upload(1)), PayloadAfter::Bytes(9));
+        assert_eq!(payload_after(b"9", upload(2)), PayloadAfter::Bytes(9));
+        assert_eq!(payload_after(b"a\\b", upload(0)), PayloadAfter::None);
+        assert_eq!(payload_after(b"f 9 x", upload(1)), PayloadAfter::Unknown);
+        assert_eq!(payload_after(b"nine", upload(2)), PayloadAfter::Unknown);
+        assert_eq!(payload_after(b"\"f", upload(1)), PayloadAfter::Unknown);
+    }
+}
