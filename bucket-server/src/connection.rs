@@ -60,7 +60,10 @@ impl RequestLog {
         }
     }
 
-    fn finish(&self, peer: SocketAddr, reply: &Reply<'_>, bytes: u64) {
+    /// Logs the request's line: its reply, the payload bytes that moved
+    /// (received, or sent for a download) and, for a download cut short,
+    /// the error that cut it.
+    fn finish(&self, peer: SocketAddr, reply: &Reply<'_>, bytes: u64, cut: Option<&io::Error>) {
         tracing::info!(
             %peer,
             verb = %self.verb,
@@ -70,6 +73,7 @@ impl RequestLog {
             reason = reply.reason().map_or("-", |r| r.as_str()),
             bytes,
             ms = %format_args!("{:.3}", self.started.elapsed().as_secs_f64() * 1e3),
+            cut = cut.map(tracing::field::display),
             "request"
         );
     }
@@ -100,6 +104,7 @@ pub(crate) fn serve<S: Store>(
         pending: Pending::None,
         log: None,
         payload_bytes: 0,
+        last_activity: Instant::now(),
     };
     match conn.run(shutdown) {
         Ok(()) => tracing::debug!(%peer, "closed"),
@@ -121,6 +126,9 @@ struct Connection<'a, S: Store> {
     pending: Pending<S::Upload>,
     log: Option<RequestLog>,
     payload_bytes: u64,
+    /// When bytes last moved either way: the idle timeout counts silence
+    /// from here, so a long download or reply is no silence.
+    last_activity: Instant,
 }
 
 impl<S: Store> Connection<'_, S> {
@@ -130,7 +138,6 @@ impl<S: Store> Connection<'_, S> {
             .set_write_timeout(Some(self.config.idle_timeout))?;
         self.stream.set_read_timeout(Some(TICK))?;
         let mut read_size = MIN_READ;
-        let mut last_input = Instant::now();
         let mut line_started: Option<Instant> = None;
         loop {
             let closed = self.process_events()?;
@@ -140,6 +147,7 @@ impl<S: Store> Connection<'_, S> {
             if !self.out.is_empty() {
                 self.stream.write_all(&self.out)?;
                 self.out.clear();
+                self.last_activity = Instant::now();
             }
             if closed {
                 self.linger();
@@ -188,7 +196,7 @@ impl<S: Store> Connection<'_, S> {
             let now = Instant::now();
             let n = match read {
                 Ok(n) => {
-                    last_input = now;
+                    self.last_activity = now;
                     Some(n)
                 }
                 Err(e)
@@ -209,7 +217,7 @@ impl<S: Store> Connection<'_, S> {
             let Some(n) = n else {
                 // A read tick passed with nothing: look at the idle timeout
                 // (and, at the top of the loop, the shutdown flag).
-                if now.duration_since(last_input) >= self.config.idle_timeout {
+                if now.duration_since(self.last_activity) >= self.config.idle_timeout {
                     tracing::info!(peer = %self.peer, "closed: idle timeout");
                     return Ok(());
                 }
@@ -349,8 +357,13 @@ impl<S: Store> Connection<'_, S> {
         if matches!(self.pending, Pending::Discarding) && !matches!(reply, Reply::Failure { .. }) {
             self.pending = Pending::None;
         }
-        if let Some(log) = &self.log {
-            log.finish(self.peer, reply, self.payload_bytes);
+        // A download's line is written once its payload has gone.
+        if let Some(log) = self
+            .log
+            .as_ref()
+            .filter(|_| !matches!(reply, Reply::Download { .. }))
+        {
+            log.finish(self.peer, reply, self.payload_bytes, None);
         }
         self.session.poll_transmit(&mut self.out);
         Ok(())
@@ -358,18 +371,30 @@ impl<S: Store> Connection<'_, S> {
 
     /// Sends `900 FDBS len` and then the payload straight from the reader to
     /// the socket (see [`send_payload`]).
+    /// The request's log line follows the payload, with the bytes that
+    /// really went out and, if the download was cut, why.
     fn download(&mut self, reader: S::Reader, len: u64) -> io::Result<()> {
-        self.payload_bytes = len;
-        self.send(&Reply::Download { size: len })?;
+        let reply = Reply::Download { size: len };
+        self.send(&reply)?;
         self.stream.write_all(&self.out)?;
         self.out.clear();
-        let sent = send_payload(&mut self.stream, reader, len)?;
-        if sent < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("file ended after {sent} of {len} bytes"),
-            ));
+        let mut sent = 0;
+        let result = send_payload(&mut self.stream, reader, len, &mut sent).and_then(|()| {
+            if sent < len {
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("file ended after {sent} of {len} bytes"),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        self.payload_bytes = sent;
+        self.last_activity = Instant::now();
+        if let Some(log) = &self.log {
+            log.finish(self.peer, &reply, sent, result.as_ref().err());
         }
+        result?;
         self.session
             .payload_sent_directly(sent)
             .map_err(io::Error::other)?;
@@ -381,46 +406,78 @@ impl<S: Store> Connection<'_, S> {
 /// source allows: `sendfile` from its file (the kernel moves page-cache pages
 /// to the socket; std's `io::copy` will not do this for sockets), one write
 /// of its bytes when they are in memory, else a copy through a 256 KiB
-/// buffer. Returns how many bytes were sent; fewer than `len` means the
-/// source ended early.
-fn send_payload<R: Source>(stream: &mut TcpStream, source: R, len: u64) -> io::Result<u64> {
+/// buffer. Counts the bytes sent in `sent` as they go, so an error still
+/// tells how far it got; fewer than `len` at `Ok` means the source ended
+/// early.
+fn send_payload<R: Source>(
+    stream: &mut TcpStream,
+    source: R,
+    len: u64,
+    sent: &mut u64,
+) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if let Some(file) = source.as_file()
-        && let Some(sent) = sendfile_all(stream, file, len)?
+        && sendfile_all(stream, file, len, sent)?
     {
-        return Ok(sent);
+        return Ok(());
     }
+    let mut out = Counted { stream, sent };
     if let Some(bytes) = source.remaining_bytes() {
         let n = bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX));
-        stream.write_all(&bytes[..n])?;
-        return Ok(n as u64);
+        return out.write_all(&bytes[..n]);
     }
     let mut buffered = io::BufReader::with_capacity(COPY_BUF, source.take(len));
-    io::copy(&mut buffered, stream)
+    io::copy(&mut buffered, &mut out).map(drop)
+}
+
+/// A stream that counts the bytes written through it.
+struct Counted<'a> {
+    stream: &'a mut TcpStream,
+    sent: &'a mut u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        *self.sent += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
 }
 
 /// `sendfile(2)` until `len` bytes are sent or the file ends, from the
-/// file's current position. `Ok(None)` when the file cannot be sent this way
-/// (nothing was sent; the caller copies instead).
+/// file's current position, adding each chunk sent to `sent`. `Ok(false)`
+/// when the file cannot be sent this way (nothing was sent; the caller
+/// copies instead).
 #[cfg(target_os = "linux")]
-fn sendfile_all(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Result<Option<u64>> {
+fn sendfile_all(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    len: u64,
+    sent: &mut u64,
+) -> io::Result<bool> {
     use rustix::io::Errno;
-    let mut sent = 0u64;
-    while sent < len {
-        let chunk = usize::try_from(len - sent)
+    let start = *sent;
+    while *sent - start < len {
+        let chunk = usize::try_from(len - (*sent - start))
             .unwrap_or(usize::MAX)
             .min(1 << 30);
         match rustix::fs::sendfile(stream, file, None, chunk) {
             Ok(0) => break, // the file is shorter than announced
-            Ok(n) => sent += n as u64,
+            Ok(n) => *sent += n as u64,
             Err(Errno::INTR) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if sent == 0 => return Ok(None),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if *sent == start => {
+                return Ok(false);
+            }
             // The socket's write timeout ran out (SO_SNDTIMEO): the peer stopped reading.
             Err(Errno::AGAIN) => return Err(io::ErrorKind::TimedOut.into()),
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Some(sent))
+    Ok(true)
 }
 
 /// Blocks SIGPIPE in the calling thread, a connection's own, for the rest

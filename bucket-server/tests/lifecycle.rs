@@ -87,6 +87,40 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
     slow.expect("700 FUBS");
 }
 
+/// The idle timeout counts silence from the last byte either way: a
+/// download that took longer than the timeout is no silence, and the next
+/// request on that connection is answered.
+#[test]
+fn a_download_longer_than_the_idle_timeout_leaves_the_connection_usable() {
+    let server = start(
+        Config {
+            idle_timeout: Duration::from_millis(600),
+            ..config()
+        },
+        MemStore::new(),
+    );
+    const SIZE: usize = 24 << 20;
+    let mut c = Raw::connect(server.local_addr());
+    c.send(format!("CREATE_B b\nUPLOAD b f {SIZE}\n"));
+    c.send(vec![b'x'; SIZE]);
+    c.expect("300 BCS");
+    c.expect("700 FUBS");
+    c.send("DOWNLOAD b f\n");
+    c.expect(&format!("900 FDBS {SIZE}"));
+    // Read it at 256 KiB per 20 ms: about two seconds, over three timeouts.
+    let t = Instant::now();
+    let mut piece = vec![0; 256 << 10];
+    for _ in 0..SIZE / piece.len() {
+        std::io::Read::read_exact(&mut c.reader, &mut piece).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(t.elapsed() > Duration::from_millis(1200));
+    // Quiet for half the timeout, then the next request.
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK");
+}
+
 #[test]
 fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
     let server = start(config(), MemStore::new());
