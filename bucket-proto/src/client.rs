@@ -30,7 +30,7 @@ use crate::framing::{Frame, LineFramer, MAX_REPLY_LINE_LEN};
 use crate::parse::{self, ListBody, ReplyHead};
 use crate::reply::Reply;
 use crate::request::{Request, Verb};
-use crate::{ReplyCode, encode};
+use crate::{Reason, ReplyCode, encode};
 
 /// What the server sent, for the application to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -335,17 +335,36 @@ impl Core {
     }
 
     /// Matches a reply to the oldest pending request and hands it out.
+    ///
+    /// One reply per request (PROTOCOL.md § Transport): a reply when none
+    /// is pending is an error, but for `500 BCMD BUSY`, which a full server
+    /// sends before any request (docs/protocol.md, decision 12). A
+    /// `150 NEED` prompt is delivered for the pending request, which it does
+    /// not end, only if it asks for one of that verb's required fields.
     fn deliver<'a>(&mut self, reply: Reply<'a>) -> Result<Option<ClientEvent<'a>>, ClientError> {
         let code = reply.code();
-        let request = self.pending.front().copied();
-        if let Some(verb) = request {
-            if !(code == ReplyCode::Need || verb.answered_by(code)) {
-                return Err(self.fail(ClientError::UnexpectedReply { verb, code }));
+        let Some(verb) = self.pending.front().copied() else {
+            if code == ReplyCode::BadCommand && reply.reason() == Some(Reason::Busy) {
+                return Ok(Some(ClientEvent::Reply {
+                    request: None,
+                    reply,
+                }));
             }
-            if reply.is_final() {
-                self.pending.pop_front();
-            }
+            return Err(self.fail(ClientError::UnrequestedReply { code }));
+        };
+        let fits = match &reply {
+            Reply::Need { field } => verb.required().contains(field),
+            _ => verb.answered_by(code),
+        };
+        if !fits {
+            return Err(self.fail(ClientError::UnexpectedReply { verb, code }));
         }
-        Ok(Some(ClientEvent::Reply { request, reply }))
+        if reply.is_final() {
+            self.pending.pop_front();
+        }
+        Ok(Some(ClientEvent::Reply {
+            request: Some(verb),
+            reply,
+        }))
     }
 }

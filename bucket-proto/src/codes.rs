@@ -68,15 +68,15 @@ macro_rules! reply_codes {
 
 reply_codes! {
     /// `100 OK`: answer to `HELLO`, `100 OK BKT/1 <server-name/version>`.
-    Ok = 100, "OK", Line, "hello: protocol version and server";
+    Ok = 100, "OK", Line, "HELLO: 100 OK BKT/1 <server-name/version>";
     /// `150 NEED`: dialogue prompt for one missing argument.
     Need = 150, "NEED", Prompt, "dialogue prompt for one missing argument";
     /// `200 BYE`: answer to `QUIT`; the server then closes the connection.
-    Bye = 200, "BYE", Line, "goodbye: the server closes the connection";
+    Bye = 200, "BYE", Line, "QUIT; the server then closes the connection";
     /// `210 HELP`: help text, a count then that many lines.
     Help = 210, "HELP", List, "help text: count, then that many lines";
     /// `220 CODES`: the code table, one line per code.
-    Codes = 220, "CODES", List, "the reply code table: count, then one line per code";
+    Codes = 220, "CODES", List, "this table: count, then one line per code";
     /// `300 BCS`: bucket created.
     BucketCreated = 300, "BCS", Line, "bucket created";
     /// `301 BCF`: bucket creation failed.

@@ -253,12 +253,22 @@ pub enum ClientError {
     /// A reply could not be decoded.
     #[error(transparent)]
     Reply(#[from] ReplyError),
-    /// A final reply's code belongs to neither the pending request's verb nor
-    /// `500 BCMD`.
+    /// A reply's code belongs to neither the pending request's verb nor
+    /// `500 BCMD`, or a `150 NEED` prompt asks for a field the verb does not
+    /// require.
     #[error("{code} is not a reply to {verb}")]
     UnexpectedReply {
         /// The verb of the oldest pending request.
         verb: Verb,
+        /// The code received.
+        code: ReplyCode,
+    },
+    /// A reply arrived while no request was waiting for one, and it is not
+    /// the `500 BCMD BUSY` a full server sends first: the server sent more
+    /// replies than requests (PROTOCOL.md § Transport: one reply per
+    /// request), so no later reply could be matched to its request.
+    #[error("{code} arrived with no request waiting for a reply")]
+    UnrequestedReply {
         /// The code received.
         code: ReplyCode,
     },

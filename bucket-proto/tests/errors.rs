@@ -877,6 +877,59 @@ fn client_unsolicited_busy_has_no_request() {
     assert_eq!(client.pending_requests(), 0);
 }
 
+/// One reply per request (PROTOCOL.md § Transport): a server that sends
+/// more replies than requests would shift every later reply onto the wrong
+/// request, so the client session fails instead of passing them on.
+#[test]
+fn client_refuses_replies_nobody_asked_for() {
+    let unrequested = |code| Some(ClientError::UnrequestedReply { code });
+    // Nothing pending: a reply (and a download's payload) to nothing.
+    let run = run_client(&[], &[b"900 FDBS 3\nabc"], true);
+    assert_eq!(run.error, unrequested(ReplyCode::Download));
+    let run = run_client(
+        &[Request::Hello],
+        &[b"100 OK BKT/1 a\n900 FDBS 3\nabc"],
+        true,
+    );
+    assert_eq!(run.error, unrequested(ReplyCode::Download));
+    assert_eq!(
+        run.events.len(),
+        1,
+        "the HELLO's reply only: {:?}",
+        run.events
+    );
+    // Two replies to one request.
+    let create = Request::CreateBucket {
+        bucket: bucket("b"),
+    };
+    let run = run_client(std::slice::from_ref(&create), &[b"300 BCS\n300 BCS\n"], true);
+    assert_eq!(run.error, unrequested(ReplyCode::BucketCreated));
+    // A 500 BCMD with nothing pending that is not BUSY.
+    let run = run_client(&[], &[b"500 BCMD SYNTAX what\n"], true);
+    assert_eq!(run.error, unrequested(ReplyCode::BadCommand));
+    // A prompt for a field the pending verb does not take; one it does
+    // take is delivered and does not end the request.
+    let run = run_client(&[Request::Hello], &[b"150 NEED bucket\n"], true);
+    assert_eq!(
+        run.error,
+        Some(ClientError::UnexpectedReply {
+            verb: Verb::Hello,
+            code: ReplyCode::Need
+        })
+    );
+    let run = run_client(std::slice::from_ref(&create), &[b"150 NEED name\n"], true);
+    assert_eq!(
+        run.error,
+        Some(ClientError::UnexpectedReply {
+            verb: Verb::CreateBucket,
+            code: ReplyCode::Need
+        })
+    );
+    let run = run_client(&[create], &[b"150 NEED bucket\n300 BCS\n"], true);
+    assert_eq!(run.error, None);
+    assert_eq!(run.events.len(), 3, "{:?}", run.events);
+}
+
 #[test]
 fn the_session_is_usable_after_every_kind_of_refusal() {
     // All refusals pipelined in one go, each followed by a HELLO.

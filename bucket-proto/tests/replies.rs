@@ -132,6 +132,36 @@ fn the_code_table_matches_protocol_md() {
     }
 }
 
+/// `CODES` sends each code's meaning: word for word the table of
+/// PROTOCOL.md (at the workspace root; the crate packages it), its Markdown code marks
+/// aside.
+#[test]
+fn the_code_meanings_are_protocol_md_word_for_word() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<(u16, String, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, num, mnemonic, meaning, _] = cells[..] else {
+                return None;
+            };
+            Some((
+                num.parse().ok()?,
+                mnemonic.to_owned(),
+                meaning.replace('`', ""),
+            ))
+        })
+        .collect();
+    assert_eq!(rows.len(), ReplyCode::iter().len(), "{rows:?}");
+    for (code, (num, mnemonic, meaning)) in ReplyCode::iter().zip(&rows) {
+        assert_eq!(
+            (code.number(), code.mnemonic(), code.meaning()),
+            (*num, mnemonic.as_str(), meaning.as_str())
+        );
+    }
+}
+
 #[test]
 fn every_code_encodes_and_decodes_with_its_shape() {
     for code in ReplyCode::iter() {
