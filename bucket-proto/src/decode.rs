@@ -43,7 +43,7 @@ pub enum Decoded<T> {
 ///
 /// Common lines (bare ASCII arguments, every required one present) take a
 /// hand-written fast path; the result is always the grammar's, which
-/// [`request_reference`] computes alone.
+/// `request_reference` computes alone.
 pub fn request(input: &[u8]) -> Result<Decoded<Request<'_>>, RequestError> {
     // The common shape of a request line, framed and scanned in one pass
     // without the grammar; anything else (errors included) is framed and

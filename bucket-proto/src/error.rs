@@ -238,6 +238,7 @@ pub enum SendError {
 /// was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{given} payload bytes reported as read directly, but only {room} may be")]
+#[non_exhaustive]
 pub struct DirectReceiveError {
     /// [`ServerSession::payload_direct_room`](crate::ServerSession::payload_direct_room)
     /// at the time of the call, in bytes.

@@ -69,11 +69,15 @@
 //! The error enums ([`RequestError`], [`ReplyError`], [`EncodeError`],
 //! [`SendError`], [`ClientError`], [`NameError`]) are `#[non_exhaustive]`: a
 //! new way to fail is not a breaking change, so match them with a `_` arm.
+//! So are [`ServerState`] (a session may gain a state) and the one error
+//! struct, [`DirectReceiveError`] (it may gain a field; read its fields,
+//! the crate alone builds it).
 //! The enums that spell the protocol ([`Request`], [`Reply`], [`Verb`],
-//! [`Field`], [`ReplyCode`], [`Reason`]) and the events ([`ServerEvent`],
-//! [`ClientEvent`]) are exhaustive on purpose: a new variant is a breaking
-//! change, so that a `match` that answers every request or handles every
-//! event goes on doing so, or stops compiling.
+//! [`Field`], [`ReplyCode`], [`ReplyShape`], [`Reason`]), the events
+//! ([`ServerEvent`], [`ClientEvent`]) and [`Decoded`] (a message, or not
+//! yet) are exhaustive on purpose: a new variant is a breaking change, so
+//! that a `match` that answers every request or handles every event goes
+//! on doing so, or stops compiling.
 #![deny(missing_docs)]
 
 mod buffer;

@@ -122,6 +122,7 @@ pub enum ServerEvent<'a> {
 /// The state of a [`ServerSession`]; the module documentation has the table
 /// of transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServerState {
     /// Waiting for a request line.
     Idle,

@@ -96,10 +96,8 @@ fn room_is_the_payload_still_to_come_and_only_when_nothing_is_buffered() {
         Some(ServerEvent::PayloadData(b"abcd"))
     ));
     assert_eq!(server.payload_direct_room(), 6);
-    assert_eq!(
-        server.payload_received_directly(7),
-        Err(DirectReceiveError { room: 6, given: 7 })
-    );
+    let error: DirectReceiveError = server.payload_received_directly(7).unwrap_err();
+    assert_eq!((error.room, error.given), (6, 7));
     assert_eq!(
         server.payload_direct_room(),
         6,

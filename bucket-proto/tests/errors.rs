@@ -902,7 +902,11 @@ fn client_refuses_replies_nobody_asked_for() {
     let create = Request::CreateBucket {
         bucket: bucket("b"),
     };
-    let run = run_client(std::slice::from_ref(&create), &[b"300 BCS\n300 BCS\n"], true);
+    let run = run_client(
+        std::slice::from_ref(&create),
+        &[b"300 BCS\n300 BCS\n"],
+        true,
+    );
     assert_eq!(run.error, unrequested(ReplyCode::BucketCreated));
     // A 500 BCMD with nothing pending that is not BUSY.
     let run = run_client(&[], &[b"500 BCMD SYNTAX what\n"], true);
