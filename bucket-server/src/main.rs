@@ -1,7 +1,8 @@
 //! `bucket-server`: serves BKT/1 from a folder of buckets.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,21 +14,24 @@ use tracing_subscriber::EnvFilter;
 
 /// BKT/1 server: keeps buckets of files under a folder and serves them over
 /// TCP. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
+/// An option given twice takes its last value.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Args {
     /// Folder that holds the buckets (created if missing).
     #[arg(long, default_value = "./buckets")]
     root: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:4567")]
+    /// Address to listen on, IP:PORT or HOST:PORT (a host name is resolved
+    /// and its first address taken; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4567", value_parser = listen_address)]
     listen: SocketAddr,
-    /// Most connections served at once; more are answered 500 BCMD BUSY.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
+    /// Most connections served at once (at least 1); more are answered
+    /// 500 BCMD BUSY.
+    #[arg(long, default_value_t = NonZeroUsize::new(1024).unwrap())]
+    max_connections: NonZeroUsize,
     /// Seconds a connection may stay silent (or take over a request line)
-    /// before it is closed.
-    #[arg(long, default_value_t = 300)]
+    /// before it is closed; at least 1.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// Largest upload accepted, in bytes (default: no limit).
     #[arg(long)]
@@ -46,6 +50,20 @@ struct Args {
     /// buffered writes. 0 is the same as --no-direct-io.
     #[arg(long, default_value_t = 8)]
     max_direct_uploads: usize,
+}
+
+/// `--listen`'s value: an IP address and port, or a host name and port
+/// resolved to its first address.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let mut resolved = text
+        .to_socket_addrs()
+        .map_err(|e| format!("not IP:PORT or HOST:PORT ({e})"))?;
+    resolved
+        .next()
+        .ok_or_else(|| format!("{text} resolves to no address"))
 }
 
 fn main() -> ExitCode {
@@ -68,8 +86,8 @@ fn main() -> ExitCode {
     };
     let config = Config {
         listen: args.listen,
-        max_connections: args.max_connections,
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        max_connections: args.max_connections.get(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
         max_upload_size: args.max_upload_size,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..Config::default()
@@ -83,7 +101,7 @@ fn main() -> ExitCode {
     };
     tracing::info!(root = %args.root.display(), "serving buckets");
     #[cfg(target_os = "linux")]
-    raise_open_files_limit(args.max_connections);
+    raise_open_files_limit(args.max_connections.get());
     shut_down_on_signals(server.shutdown_handle());
     match server.serve() {
         Ok(()) => ExitCode::SUCCESS,

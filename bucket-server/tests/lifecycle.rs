@@ -265,6 +265,39 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
     assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
 }
 
+/// Option values that cannot work are refused with a usage error (exit 2)
+/// naming the option, instead of being bent (`--idle-timeout 0` used to
+/// become 1 s) or taken (`--max-connections 0` answered every client BUSY);
+/// `--listen` takes a host name.
+#[test]
+fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (option, value) in [
+        ("--max-connections", "0"),
+        ("--idle-timeout", "0"),
+        ("--listen", "nowhere.invalid:4567"),
+        ("--listen", "127.0.0.1"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bucket-server"))
+            .arg("--root")
+            .arg(dir.path())
+            .args([option, value])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option} {value}: {stderr}");
+        assert!(stderr.contains(option), "{option} {value}: {stderr}");
+    }
+    // Nothing was started, so nothing was created.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let (_child, addr, _) = spawn_binary(dir.path(), &[], &["--listen", "localhost:0"]);
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let mut c = Raw::connect(addr);
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK");
+}
+
 #[test]
 fn the_binary_stops_on_sighup_unless_started_under_nohup() {
     let dir = tempfile::tempdir().unwrap();
