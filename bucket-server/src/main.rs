@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 /// TCP. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
 /// An option given twice takes its last value.
 #[derive(Debug, Parser)]
-#[command(version, about, args_override_self = true)]
+#[command(version, args_override_self = true)]
 struct Args {
     /// Folder that holds the buckets (created if missing).
     #[arg(long, default_value = "./buckets")]

@@ -36,7 +36,7 @@ use clap::Parser;
 
 /// Times sequential request/reply round trips of one line.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:4567")]

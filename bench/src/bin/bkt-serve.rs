@@ -23,7 +23,7 @@ use tracing_subscriber::EnvFilter;
 
 /// A BKT/1 server over MemStore (--mem) or FsStore (--root DIR).
 #[derive(Debug, Parser)]
-#[command(version, about, group(ArgGroup::new("store").required(true).args(["mem", "root"])))]
+#[command(version, group(ArgGroup::new("store").required(true).args(["mem", "root"])))]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]

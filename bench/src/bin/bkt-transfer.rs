@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 /// One timed upload or download against a BKT/1 server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:4567")]
