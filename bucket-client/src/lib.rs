@@ -48,3 +48,9 @@ pub use error::{Error, Result};
 pub use bucket_proto::{
     BucketName, FileEntry, FileName, NameError, PROTOCOL_VERSION, Reason, ReplyCode, Verb,
 };
+
+/// The examples of README.md, compiled and run as doctests so that the
+/// crate's front page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

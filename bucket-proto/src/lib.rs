@@ -107,3 +107,9 @@ pub use names::{BucketName, FileName, NameError};
 pub use reply::{FileEntry, PROTOCOL_VERSION, Reply};
 pub use request::{Field, Request, Verb};
 pub use server::{ServerConfig, ServerEvent, ServerSession, ServerState};
+
+/// The examples of README.md, compiled and run as doctests so that the
+/// crate's front page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -367,3 +367,9 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// The examples of README.md, compiled and run as doctests so that the
+/// crate's front page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -265,3 +265,9 @@ pub trait Upload: io::Write + Send {
         assert_eq!(n, 0, "commit_received without a receive buffer");
     }
 }
+
+/// The examples of README.md, compiled and run as doctests so that the
+/// crate's front page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
