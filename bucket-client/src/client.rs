@@ -155,8 +155,9 @@ impl Client {
     }
 
     /// Sets how long one socket read or write may block (`None`: forever).
-    /// One that takes longer fails the operation with [`Error::Io`] (kind
-    /// `WouldBlock` or `TimedOut`) and closes the connection.
+    /// One that takes longer fails the operation with [`Error::Io`] of kind
+    /// `TimedOut`, saying how long it waited (`timed out after 5 s waiting
+    /// for the server`), and closes the connection.
     ///
     /// # Errors
     /// [`Error::Io`] when the socket refuses the setting (e.g. a zero
@@ -531,6 +532,7 @@ impl Client {
     /// (`TOO_LARGE`, `BUSY`). Its reply, when it can still be read, explains
     /// better than `EPIPE`. The connection is closed either way.
     fn write_failed(&mut self, error: io::Error) -> Error {
+        let error = self.timed_out(error, false);
         tracing::debug!(%error, "write failed; looking for a reply");
         let salvaged = match self.stream.set_read_timeout(Some(SALVAGE_TIMEOUT)) {
             Ok(()) => match self.reply() {
@@ -605,9 +607,32 @@ impl Client {
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(Error::Io(error)),
+                Err(error) => return Err(Error::Io(self.timed_out(error, true))),
             }
         }
+    }
+
+    /// `error` from a socket read (`reading`) or write; when it is the
+    /// socket's time limit running out (`WouldBlock` from a blocking socket,
+    /// or `TimedOut`), an error of kind `TimedOut` that says so and how long
+    /// the limit is, instead of the bare OS text ("Resource temporarily
+    /// unavailable").
+    fn timed_out(&self, error: io::Error, reading: bool) -> io::Error {
+        if !matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return error;
+        }
+        let (limit, doing) = match reading {
+            true => (self.stream.read_timeout(), "waiting for the server"),
+            false => (self.stream.write_timeout(), "sending to the server"),
+        };
+        let text = match limit.ok().flatten() {
+            Some(limit) => format!("timed out after {} {doing}", seconds(limit)),
+            None => format!("timed out {doing}"),
+        };
+        io::Error::new(io::ErrorKind::TimedOut, text)
     }
 
     /// The next final reply, reading as needed; failure replies become
@@ -778,9 +803,7 @@ impl Client {
                 }
                 // A blocking socket's SO_SNDTIMEO ran out with nothing sent.
                 Err(Errno::AGAIN) => {
-                    let timed_out =
-                        io::Error::new(io::ErrorKind::TimedOut, "sending to the server timed out");
-                    return Err(self.write_failed(timed_out));
+                    return Err(self.write_failed(io::ErrorKind::TimedOut.into()));
                 }
                 Err(errno) if socket_errno(errno) => {
                     return Err(self.write_failed(errno.into()));
@@ -833,6 +856,14 @@ impl Client {
         }
         writer.flush().map_err(Error::Local)?;
         Ok(size)
+    }
+}
+
+/// A time limit for people: `5 s`, or `300 ms` below a whole second.
+fn seconds(limit: Duration) -> String {
+    match limit.subsec_nanos() {
+        0 => format!("{} s", limit.as_secs()),
+        _ => format!("{} ms", limit.as_millis()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! Without a subcommand it opens an interactive shell (prompt `c> `) that
 //! takes every BKT/1 verb and alias; with one it runs that operation for a
 //! script and exits 0 on success, 1 on failure (the reason on stderr), 2 on
-//! a usage error.
+//! a usage error (see `--help`).
 
 mod cli;
 
@@ -11,7 +11,7 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bucket_client::{BucketName, Client, FileName};
+use bucket_client::{BucketName, Client, FileName, Verb};
 use clap::{Parser, Subcommand};
 
 use crate::cli::{Output, Target};
@@ -20,7 +20,14 @@ use crate::cli::{Output, Target};
 #[derive(Debug, Parser)]
 #[command(name = "bucket-client", version, long_about = None)]
 #[command(
-    after_help = "Without a COMMAND, opens the interactive shell `c> `: type HELP there.\n\
+    after_help = "Without a COMMAND, opens the interactive shell `c> `: type HELP there. \
+    On a terminal it keeps its history in ~/.bucket_history. With its input not a terminal \
+    (a script piped in), it exits with the status of the last command that failed (1, or 2 \
+    for a usage error), 0 when none did.\n\
+    Exit status: 0 success; 1 failure (the server's refusal, network, local files); 2 usage \
+    error (bad arguments, a bad bucket or file name however given, an upload source that is \
+    a folder, a device or a closed standard input); 128 + N when signal N ends it.\n\
+    Options -s, -p and --timeout may come before or after the COMMAND.\n\
     Logging: set RUST_LOG (e.g. RUST_LOG=debug) to trace requests and replies on stderr."
 )]
 struct Cli {
@@ -30,7 +37,8 @@ struct Cli {
         short = 's',
         long = "server",
         value_name = "HOST",
-        default_value = "127.0.0.1"
+        default_value = "127.0.0.1",
+        global = true
     )]
     server: String,
 
@@ -39,13 +47,14 @@ struct Cli {
         short = 'p',
         long = "port",
         value_name = "PORT",
-        default_value_t = 4567
+        default_value_t = 4567,
+        global = true
     )]
     port: u16,
 
     /// Seconds allowed to connect and for each network read or write; 0 waits
     /// forever.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, global = true)]
     timeout: u64,
 
     #[command(subcommand)]
@@ -61,12 +70,14 @@ enum Command {
     Codes,
     /// Print the server's help text, for every verb or one.
     ServerHelp {
-        /// A BKT/1 verb or alias (e.g. UPLOAD).
-        verb: Option<String>,
+        /// A BKT/1 verb or alias (e.g. UPLOAD), any case.
+        #[arg(value_parser = parse_verb)]
+        verb: Option<Verb>,
     },
     /// Create an empty bucket.
     CreateBucket {
         /// The bucket's name.
+        #[arg(value_parser = parse_bucket)]
         bucket: BucketName<'static>,
     },
     /// List the buckets, one name per line.
@@ -74,42 +85,57 @@ enum Command {
     /// Delete an empty bucket.
     DeleteBucket {
         /// The bucket's name.
+        #[arg(value_parser = parse_bucket)]
         bucket: BucketName<'static>,
     },
     /// Upload a local file into a bucket (an existing file is replaced).
     Upload {
-        /// The local file to send; `-` reads standard input (NAME is then
-        /// required): a regular file (`< file`) from where it stands; a
-        /// pipe is read to its end first, into an unnamed temporary file in
-        /// $TMPDIR, since the size is sent before the bytes.
+        /// The local file to send: a regular file, or a pipe (read to its
+        /// end first, into an unnamed temporary file in $TMPDIR, since the
+        /// size is sent before the bytes). `-` reads standard input by the
+        /// same rule (NAME is then required): a regular file (`< file`) from
+        /// where it stands, a pipe or a terminal to its end (Ctrl-D). A
+        /// folder or another device (`/dev/zero`, `/dev/null`), by path or
+        /// on standard input, and a closed standard input are usage errors
+        /// (exit 2); pipe nothing in (`: |`) for an empty file.
         local: PathBuf,
         /// The destination bucket.
+        #[arg(value_parser = parse_bucket)]
         bucket: BucketName<'static>,
         /// The name in the bucket [default: LOCAL's own file name].
+        #[arg(value_parser = parse_file)]
         name: Option<FileName<'static>>,
     },
     /// List files as `bucket<TAB>name<TAB>size-in-bytes` lines, of one bucket
     /// or of every bucket.
     ListFiles {
         /// Only this bucket.
+        #[arg(value_parser = parse_bucket)]
         bucket: Option<BucketName<'static>>,
     },
     /// Download a file from a bucket.
     Download {
         /// The source bucket.
+        #[arg(value_parser = parse_bucket)]
         bucket: BucketName<'static>,
         /// The file's name in the bucket.
+        #[arg(value_parser = parse_file)]
         name: FileName<'static>,
         /// Where to save it [default: NAME in the current folder]; a folder
-        /// saves NAME in it; `-` writes standard output. Nothing is left
-        /// behind when the download fails.
+        /// saves NAME in it; `-`, or standard output's own file
+        /// (`/dev/stdout`), writes standard output, the bytes only. A file
+        /// replaced keeps its mode; a symlink's target is created or
+        /// replaced, the link stays. Nothing is left behind when the
+        /// download fails.
         local: Option<PathBuf>,
     },
     /// Delete a file from a bucket.
     DeleteFile {
         /// The bucket holding the file.
+        #[arg(value_parser = parse_bucket)]
         bucket: BucketName<'static>,
         /// The file's name.
+        #[arg(value_parser = parse_file)]
         name: FileName<'static>,
     },
 }
@@ -127,7 +153,7 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     out.error(&error);
-                    ExitCode::FAILURE
+                    ExitCode::from(error.exit_code())
                 }
             }
         }
@@ -141,6 +167,22 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .init();
+}
+
+/// A verb argument for clap; an unknown one is a usage error.
+fn parse_verb(text: &str) -> Result<Verb, String> {
+    Verb::from_token(text.trim().as_bytes())
+        .ok_or_else(|| "not a BKT/1 verb; `bucket-client server-help` lists them".to_owned())
+}
+
+/// A bucket name argument for clap, refused with the rule it breaks.
+fn parse_bucket(text: &str) -> Result<BucketName<'static>, String> {
+    BucketName::new(text.to_owned()).map_err(|e| cli::name_rule(&e))
+}
+
+/// A file name argument for clap, refused with the rule it breaks.
+fn parse_file(text: &str) -> Result<FileName<'static>, String> {
+    FileName::new(text.to_owned()).map_err(|e| cli::name_rule(&e))
 }
 
 /// Exits with clap's usage error (status 2) for `subcommand`.
@@ -174,10 +216,7 @@ fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<()
     match command {
         Command::Hello => with_client(target, |c| ops::hello(c, out)),
         Command::Codes => with_client(target, |c| ops::codes(c, out)),
-        Command::ServerHelp { verb } => {
-            let topic = verb.as_deref().map(cli::parse_verb).transpose()?;
-            with_client(target, |c| ops::help(c, topic, out, false))
-        }
+        Command::ServerHelp { verb } => with_client(target, |c| ops::help(c, verb, out, false)),
         Command::CreateBucket { bucket } => {
             with_client(target, |c| ops::create_bucket(c, &bucket, out))
         }
@@ -199,12 +238,13 @@ fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<()
                 };
                 (cli::Source::stdin()?, name)
             } else {
-                let source = cli::Source::open(&local)?;
+                // The name first: a bad one is a usage error, found before
+                // the file is opened.
                 let name = match name {
                     Some(name) => name,
                     None => cli::default_name(&local)?,
                 };
-                (source, name)
+                (cli::Source::open(&local)?, name)
             };
             with_client(target, |c| ops::upload(c, &bucket, &name, source, out))
         }

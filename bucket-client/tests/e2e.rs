@@ -64,6 +64,16 @@ impl TestServer {
             .timeout(LIMIT);
         cmd
     }
+
+    /// The binary, pointed at this server, as a std `Command` (for stdin
+    /// and stdout of the test's choosing). No time limit: for runs that end
+    /// at once.
+    fn std_cli(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"));
+        cmd.args(["-s", &self.addr.to_string()])
+            .env_remove("RUST_LOG");
+        cmd
+    }
 }
 
 impl Drop for TestServer {
@@ -876,9 +886,10 @@ fn shell_dialogues_errors_and_aliases() {
         local_q = shlex::try_quote(&local.to_string_lossy()).unwrap(),
         dest = dest.display(),
     );
-    // Ends at end of input, without QUIT.
+    // Ends at end of input, without QUIT; with the status of the last
+    // failure (the cancelled DELETE_F), as its input is not a terminal.
     let out = server.cli().write_stdin(script).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "300 BCS bucket created");
@@ -1158,7 +1169,7 @@ fn a_pipe_or_a_proc_file_is_read_to_its_end_and_a_device_is_refused() {
         .args(["upload", "/dev/zero", "in", "zero"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("not a regular file or a pipe"));
     assert!(
         c.list_files(Some(&b("in")))
@@ -1217,4 +1228,339 @@ fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
     assert_eq!(std::fs::read(&target).unwrap(), b"downloaded\n");
     assert_no_part_files(dir.path());
+}
+
+// ---- fixes: each test below failed before its fix -------------------------
+
+/// A server with bucket `photos` holding `cat.png` (`hello`).
+fn server_with_cat() -> TestServer {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("photos")).unwrap();
+    c.upload(&b("photos"), &f("cat.png"), &b"hello"[..], 5)
+        .unwrap();
+    server
+}
+
+#[test]
+fn a_download_to_the_file_stdout_already_is_gets_the_bytes_only() {
+    let server = server_with_cat();
+    // /dev/stdout, stdout a pipe: as `-`, no status line among the bytes.
+    let out = server
+        .cli()
+        .args(["download", "photos", "cat.png", "/dev/stdout"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"hello");
+
+    // stdout redirected to a file, and that file named as the destination.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bin");
+    let out = server
+        .std_cli()
+        .args(["download", "photos", "cat.png"])
+        .arg(&path)
+        .stdout(File::create(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+    assert_no_part_files(dir.path());
+}
+
+/// `bucket-client ARGS… <&-`: standard input closed, through sh.
+fn cli_with_stdin_closed(server: &TestServer, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$0" "$@" <&-"#)
+        .arg(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &server.addr.to_string()])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .timeout(LIMIT)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn stdin_that_is_a_device_or_closed_is_refused_as_a_path_is() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("in")).unwrap();
+    // A spool would fail at once here instead of filling the disk.
+    let no_tmp = tempfile::tempdir().unwrap().path().join("gone");
+    for device in ["/dev/zero", "/dev/null"] {
+        let out = server
+            .std_cli()
+            .args(["upload", "-", "in", "dev"])
+            .env("TMPDIR", &no_tmp)
+            .stdin(File::open(device).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{device}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            "error: standard input is not a regular file or a pipe\n",
+            "{device}"
+        );
+        // The same device by path: the same rule.
+        let out = server
+            .cli()
+            .args(["upload", device, "in", "dev"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{device}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!("error: {device} is not a regular file or a pipe\n")
+        );
+    }
+    let out = cli_with_stdin_closed(&server, &["upload", "-", "in", "closed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).starts_with("error: standard input is closed"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(c.list_files(Some(&b("in"))).unwrap().is_empty());
+
+    // An empty pipe is still an empty file.
+    let out = server
+        .cli()
+        .args(["upload", "-", "in", "empty"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(download_all(&mut c, "in", "empty"), b"");
+}
+
+#[test]
+fn the_shell_asks_for_no_optional_argument_once_some_are_typed() {
+    let server = server_with_cat();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("big2k");
+    std::fs::write(&local, vec![b'x'; 2048]).unwrap();
+    let script = format!(
+        "download photos cat.png\nls_b\nupload {} photos\nls_f photos\n",
+        shlex::try_quote(&local.to_string_lossy()).unwrap()
+    );
+    let out = server
+        .cli()
+        .current_dir(work.path())
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        stdout_of(&out),
+        "900 FDBS downloaded 5 bytes to ./cat.png\n\
+         photos\n\
+         700 FUBS file uploaded (2048 bytes)\n\
+         photos  big2k    2048 bytes\n\
+         photos  cat.png  5 bytes\n"
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("cat.png")).unwrap(),
+        b"hello"
+    );
+    assert!(!work.path().join("ls_b").exists());
+}
+
+/// A server that accepts connections and never says a word.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_time_out_says_so_and_after_how_long() {
+    let addr = silent_server();
+    let out = Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &addr.to_string(), "--timeout", "1", "hello"])
+        .env_remove("RUST_LOG")
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        "error: network: timed out after 1 s waiting for the server\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_however_the_bad_argument_was_given() {
+    let server = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let bad = work.path().join(".bkt-x");
+    std::fs::write(&bad, b"x").unwrap();
+    let cat = work.path().join("cat.png");
+    std::fs::write(&cat, b"hello").unwrap();
+    let cases: [(Vec<std::ffi::OsString>, &str); 6] = [
+        (
+            vec!["server-help".into(), "bogus".into()],
+            "`bucket-client server-help` lists them",
+        ),
+        // The file name taken from the path, or given.
+        (
+            vec!["upload".into(), bad.clone().into(), "photos".into()],
+            "error: bad file name \".bkt-x\": file names starting with '.bkt-' are reserved",
+        ),
+        (
+            vec![
+                "upload".into(),
+                cat.clone().into(),
+                "photos".into(),
+                ".bkt-x".into(),
+            ],
+            "file names starting with '.bkt-' are reserved",
+        ),
+        // A folder, a device.
+        (
+            vec!["upload".into(), work.path().into(), "photos".into()],
+            "is a folder, not a file",
+        ),
+        (
+            vec!["upload".into(), "/dev/zero".into(), "photos".into()],
+            "/dev/zero is not a regular file or a pipe",
+        ),
+        (
+            vec!["create-bucket".into(), r"bad\name".into()],
+            r"character '\' is not allowed in this name",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = server.cli().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("HELP"), "{args:?}: {stderr}");
+        assert!(!stderr.contains(r"\\"), "{args:?}: {stderr}");
+    }
+    // The shell names bad names as written too.
+    let out = server
+        .cli()
+        .write_stdin("create_b 'bad\\name'\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stderr_of(&out),
+        "error: bad bucket name \"bad\\name\": character '\\' is not allowed in this name\n"
+    );
+}
+
+#[test]
+fn a_download_through_a_dangling_symlink_creates_its_target() {
+    let server = server_with_cat();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("dangling");
+    std::os::unix::fs::symlink("not-yet", &link).unwrap();
+    let out = server
+        .cli()
+        .args(["download", "photos", "cat.png"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read(dir.path().join("not-yet")).unwrap(), b"hello");
+    assert_no_part_files(dir.path());
+}
+
+#[test]
+fn a_download_over_a_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = server_with_cat();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("script.sh");
+    std::fs::write(&path, b"old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let out = server
+        .cli()
+        .args(["download", "photos", "cat.png"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o750, "{mode:o}");
+}
+
+#[test]
+fn global_options_may_follow_the_subcommand() {
+    let server = server_with_cat();
+    let out = Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["list-buckets", "-s", &server.addr.ip().to_string()])
+        .args(["-p", &server.addr.port().to_string(), "--timeout", "30"])
+        .env_remove("RUST_LOG")
+        .timeout(LIMIT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "photos\n");
+}
+
+#[test]
+fn a_scripted_shell_exits_with_the_last_failure() {
+    let server = server_with_cat();
+    for (script, status) in [
+        ("delete_b photos\nquit\n", 1),
+        ("delete_b photos\nls_b\n", 1),
+        ("frobnicate\nls_b\nquit\n", 2),
+        ("frobnicate\ndelete_b photos\n", 1),
+        ("delete_b photos\ncreate_b a/b\n", 2),
+        ("ls_b\nquit\n", 0),
+    ] {
+        let out = server.cli().write_stdin(script).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{script:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}
+
+#[test]
+fn download_errors_name_the_destination_not_a_temporary_file() {
+    let server = server_with_cat();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nodir").join("x");
+    let out = server
+        .cli()
+        .args(["download", "photos", "cat.png"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot save {}: the folder {} does not exist\n",
+            missing.display(),
+            dir.path().join("nodir").display()
+        )
+    );
+    // A full device.
+    let out = server
+        .cli()
+        .args(["download", "photos", "cat.png", "/dev/full"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with("error: cannot write /dev/full: No space left on device"),
+        "{}",
+        stderr_of(&out)
+    );
 }

@@ -38,8 +38,9 @@ pub enum CliError {
         /// Why.
         source: io::Error,
     },
-    /// A name typed by the user breaks PROTOCOL.md § Names.
-    #[error("bad {what} {text:?}: {source}")]
+    /// A name typed by the user (or taken from a local path) breaks
+    /// PROTOCOL.md § Names: a usage error.
+    #[error("bad {what} {}: {}", quoted(text), name_rule(source))]
     Name {
         /// `bucket name` or `file name`.
         what: &'static str,
@@ -48,7 +49,8 @@ pub enum CliError {
         /// The rule it breaks.
         source: NameError,
     },
-    /// Anything else the user got wrong.
+    /// Anything else the user got wrong (a usage error): an unknown verb, an
+    /// upload source that is a folder or a device, …
     #[error("{0}")]
     Usage(String),
     /// The user gave an empty answer to a question that has no default.
@@ -65,9 +67,53 @@ fn bare(error: &Error) -> String {
 }
 
 impl CliError {
+    /// The exit status this error ends the program with: 2 for a usage
+    /// error (a bad name however it was given, an unknown verb, an upload
+    /// source that is a folder or a device), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Name { .. } | CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
     fn local(what: impl Into<String>) -> impl FnOnce(io::Error) -> CliError {
         let what = what.into();
         move |source| CliError::Local { what, source }
+    }
+}
+
+/// `text` between double quotes as written: a backslash stays one
+/// backslash; only control characters are escaped (`\n`, `\u{1b}`), so a
+/// name cannot break the line or reach the terminal as a control code.
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The rule a name breaks, for people: as [`NameError`] says it, but with a
+/// refused character shown as written (`'\'`, not `'\\'`).
+pub fn name_rule(error: &NameError) -> String {
+    match error {
+        NameError::InvalidChar(c) if !c.is_control() => {
+            format!("character '{c}' is not allowed in this name")
+        }
+        NameError::InvalidChar(c) => {
+            format!(
+                "character '{}' is not allowed in this name",
+                c.escape_default()
+            )
+        }
+        other => other.to_string(),
     }
 }
 
@@ -92,7 +138,7 @@ pub fn file_name(text: &str) -> Result<FileName<'static>, CliError> {
 /// A verb or alias typed by the user, any case.
 pub fn parse_verb(text: &str) -> Result<Verb, CliError> {
     Verb::from_token(text.as_bytes())
-        .ok_or_else(|| CliError::Usage(format!("unknown command {text:?} (try HELP)")))
+        .ok_or_else(|| CliError::Usage(format!("unknown command {} (try HELP)", quoted(text))))
 }
 
 /// The server to talk to.
@@ -284,40 +330,52 @@ impl Source {
         let meta = file
             .metadata()
             .map_err(CliError::local(format!("cannot read {shown}")))?;
-        if meta.is_dir() {
-            return Err(CliError::Usage(format!("{shown} is a folder, not a file")));
-        }
-        #[cfg(unix)]
-        let pipe = std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type());
-        #[cfg(not(unix))]
-        let pipe = false;
-        if !meta.is_file() && !pipe {
-            return Err(CliError::Usage(format!(
-                "{shown} is not a regular file or a pipe"
-            )));
-        }
+        check_kind(&meta, &shown)?;
         Source::as_is(file, &shown).or_else(|file| Source::spool(file, &shown, &shown))
     }
 
     /// Standard input as a source, by the same rule as [`Source::open`]: a
     /// regular file that says how long it is (`< file`) is sent as it is,
-    /// from its current position; anything else (a pipe, a terminal, a
-    /// file of /proc) is read to its end into a temporary file first, since
-    /// an upload's size must be sent before its bytes.
+    /// from its current position; a pipe, a socket or a file of /proc is
+    /// read to its end into a temporary file first, since an upload's size
+    /// must be sent before its bytes, and so is a terminal (until Ctrl-D, as
+    /// `cat` reads it). Another device (`/dev/zero`, `/dev/null`) is refused
+    /// as it is by path, and so is a closed standard input (`<&-`).
+    ///
+    /// # Errors
+    /// `Usage` for a device, a folder or a closed standard input; `Local`
+    /// when it cannot be read or spooled.
+    #[cfg(unix)]
+    pub fn stdin() -> Result<Source, CliError> {
+        use std::io::IsTerminal;
+        use std::os::fd::AsFd;
+        const SHOWN: &str = "standard input";
+        // A duplicate of the descriptor, sharing its position.
+        let file = match io::stdin().as_fd().try_clone_to_owned() {
+            Ok(fd) => File::from(fd),
+            Err(_) => return Err(CliError::Usage(STDIN_CLOSED.to_owned())),
+        };
+        let meta = file
+            .metadata()
+            .map_err(CliError::local(format!("cannot read {SHOWN}")))?;
+        if io::stdin().is_terminal() {
+            return Source::spool(file, SHOWN, "-");
+        }
+        if let Err(error) = check_kind(&meta, SHOWN) {
+            if stdin_was_closed(&file, &meta) {
+                return Err(CliError::Usage(STDIN_CLOSED.to_owned()));
+            }
+            return Err(error);
+        }
+        Source::as_is(file, "-").or_else(|file| Source::spool(file, SHOWN, "-"))
+    }
+
+    /// Standard input as a source: read to its end into a temporary file.
     ///
     /// # Errors
     /// `Local` when it cannot be read or spooled.
+    #[cfg(not(unix))]
     pub fn stdin() -> Result<Source, CliError> {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsFd;
-            // A duplicate of the descriptor, sharing its position.
-            if let Ok(fd) = io::stdin().as_fd().try_clone_to_owned()
-                && let Ok(source) = Source::as_is(File::from(fd), "-")
-            {
-                return Ok(source);
-            }
-        }
         Source::spool(io::stdin().lock(), "standard input", "-")
     }
 
@@ -357,6 +415,57 @@ impl Source {
     }
 }
 
+/// Said of a closed standard input (`<&-`).
+#[cfg(unix)]
+const STDIN_CLOSED: &str =
+    "standard input is closed; redirect or pipe the data in (`< FILE`, `COMMAND |`)";
+
+/// The rule for what an upload can read, by path or on standard input
+/// (`shown`): a regular file, a pipe (FIFO) or a socket. A folder or a
+/// device (which has no end to read to, or none worth sending) is a usage
+/// error.
+fn check_kind(meta: &std::fs::Metadata, shown: &str) -> Result<(), CliError> {
+    if meta.is_dir() {
+        return Err(CliError::Usage(format!("{shown} is a folder, not a file")));
+    }
+    #[cfg(unix)]
+    let stream = {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        kind.is_fifo() || kind.is_socket()
+    };
+    #[cfg(not(unix))]
+    let stream = false;
+    if meta.is_file() || stream {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{shown} is not a regular file or a pipe"
+    )))
+}
+
+/// Whether standard input (`file`, `meta`) is what the Rust runtime puts in
+/// place of a closed one: `/dev/null`, opened for reading and writing (a
+/// shell's `< /dev/null` opens it for reading only). Linux only; elsewhere
+/// a closed standard input is refused as the device it reads as.
+#[cfg(unix)]
+fn stdin_was_closed(file: &File, meta: &std::fs::Metadata) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::MetadataExt;
+        let null = std::fs::metadata("/dev/null")
+            .is_ok_and(|null| null.dev() == meta.dev() && null.ino() == meta.ino());
+        null && rustix::fs::fcntl_getfl(file)
+            .is_ok_and(|flags| flags & OFlags::RWMODE == OFlags::RDWR)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, meta);
+        false
+    }
+}
+
 /// The file name a local path gets in a bucket by default: its last
 /// component.
 pub fn default_name(path: &Path) -> Result<FileName<'static>, CliError> {
@@ -384,24 +493,65 @@ pub enum Destination {
 
 impl Destination {
     /// `local` as given: `None` is `name` in the current folder, `-` is
-    /// stdout, an existing folder gets `name` inside it. A symlink to a
-    /// file stands for its target (the file is replaced, the link stays);
-    /// an existing device or FIFO is written into.
+    /// stdout, and so is any path to the file standard output already is
+    /// (`/dev/stdout`, or the file `>` redirected it to); an existing folder
+    /// gets `name` inside it. A symlink stands for its target, even one that
+    /// does not exist yet (the target is created or replaced, the link
+    /// stays); an existing device or FIFO is written into.
     pub fn new(local: Option<&Path>, name: &FileName<'_>) -> Self {
         let p = match local {
             None => return Destination::File(PathBuf::from(name.as_str())),
-            Some(p) if p.as_os_str() == "-" => return Destination::Stdout,
+            Some(p) if p.as_os_str() == "-" || is_stdout(p) => return Destination::Stdout,
             Some(p) if p.is_dir() => return Destination::File(p.join(name.as_str())),
             Some(p) => p,
         };
         match std::fs::metadata(p) {
             Ok(meta) if !meta.is_file() => Destination::Stream(p.to_path_buf()),
-            Ok(_) if p.is_symlink() => {
-                Destination::File(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
-            }
-            _ => Destination::File(p.to_path_buf()),
+            _ => Destination::File(follow_links(p)),
         }
     }
+}
+
+/// Whether `path` names the file standard output is (same device and
+/// inode, links followed).
+#[cfg(unix)]
+fn is_stdout(path: &Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dest) = std::fs::metadata(path) else {
+        return false;
+    };
+    let stdout = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .and_then(|f| f.metadata());
+    stdout.is_ok_and(|out| out.dev() == dest.dev() && out.ino() == dest.ino())
+}
+
+/// Elsewhere only `-` is standard output.
+#[cfg(not(unix))]
+fn is_stdout(_path: &Path) -> bool {
+    false
+}
+
+/// `path` with every symlink at its end followed, whether its target exists
+/// or not (a dangling link's target is where a download is created); a
+/// relative target is taken from the link's folder. Gives up after 40
+/// links (a loop), as the kernel does, leaving the rename to report it.
+fn follow_links(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(target) = is_link.then(|| std::fs::read_link(&path).ok()).flatten() else {
+            break;
+        };
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    path
 }
 
 /// Expands a leading `~/` to the home folder (typed paths in the shell).
@@ -421,6 +571,28 @@ mod printable_tests {
     fn server_text_cannot_carry_terminal_escapes() {
         assert_eq!(printable(&"evil\x1b[2J\x07\rname"), "evil?[2J??name");
         assert_eq!(printable(&"a\tb\nc é"), "a\tb\nc é");
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::{bucket_name, name_rule, quoted};
+    use bucket_client::NameError;
+
+    #[test]
+    fn names_are_shown_as_written_with_controls_escaped() {
+        assert_eq!(quoted(r"bad\name"), r#""bad\name""#);
+        assert_eq!(quoted("a\nb\u{1b}"), r#""a\nb\u{1b}""#);
+        assert_eq!(
+            name_rule(&NameError::InvalidChar('\\')),
+            r"character '\' is not allowed in this name"
+        );
+        let error = bucket_name(r"bad\name").expect_err("a backslash is refused");
+        assert_eq!(
+            error.to_string(),
+            r#"bad bucket name "bad\name": character '\' is not allowed in this name"#
+        );
+        assert_eq!(error.exit_code(), 2);
     }
 }
 

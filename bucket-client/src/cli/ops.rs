@@ -4,7 +4,9 @@
 use std::io::{self, BufWriter};
 use std::path::Path;
 
-use bucket_client::{BUFFER_SIZE, BucketName, Client, FileName, PROTOCOL_VERSION, ReplyCode, Verb};
+use bucket_client::{
+    BUFFER_SIZE, BucketName, Client, Error, FileName, PROTOCOL_VERSION, ReplyCode, Verb,
+};
 
 use super::{Bar, CliError, Destination, Output, Source};
 
@@ -45,14 +47,16 @@ pub fn help(
     }
     if shell {
         out.line("");
-        out.line("In this shell (arguments may be quoted; missing ones are asked for):");
+        out.line("In this shell (arguments may be quoted; typed without any, a command");
+        out.line("asks for each, optional ones too; typed with some, it asks only for");
+        out.line("missing required ones and the optional ones take their defaults):");
         for verb in [Verb::Upload, Verb::Download, Verb::DeleteFile] {
             if topic.is_none() || topic == Some(verb) {
                 out.line(format_args!("  {}", super::shell::usage(verb)));
             }
         }
         if topic.is_none() {
-            out.line("  QUIT or EXIT (or Ctrl-D) ends the shell.");
+            out.line("  QUIT or EXIT (or Ctrl-D) ends the shell. History: ~/.bucket_history.");
         }
     }
     Ok(())
@@ -155,8 +159,9 @@ fn bytes(n: u64) -> String {
 }
 
 /// `DOWNLOAD bucket name` into `dest`. A file destination is written to a
-/// temporary file beside it and renamed over it only once complete; a
-/// device or FIFO is written into.
+/// temporary file beside it and renamed over it only once complete, with
+/// the mode of the file it replaces; a device or FIFO is written into.
+/// Standard output gets the bytes only (no status line).
 pub fn download(
     client: &mut Client,
     bucket: &BucketName<'_>,
@@ -170,7 +175,9 @@ pub fn download(
             let mut bar = Bar::new(out.progress, label);
             let stdout = io::stdout().lock();
             let writer = BufWriter::with_capacity(BUFFER_SIZE, stdout);
-            client.download_with_progress(bucket, name, writer, &mut bar)?;
+            client
+                .download_with_progress(bucket, name, writer, &mut bar)
+                .map_err(writing("standard output"))?;
             return Ok(());
         }
         Destination::Stream(path) | Destination::File(path) => path,
@@ -183,17 +190,21 @@ pub fn download(
             .open(path)
             .map_err(CliError::local(format!("cannot open {shown}")))?;
         let writer = BufWriter::with_capacity(BUFFER_SIZE, stream);
-        client.download_with_progress(bucket, name, writer, &mut bar)?
+        client
+            .download_with_progress(bucket, name, writer, &mut bar)
+            .map_err(writing(&shown))?
     } else {
-        let mut part = temp_beside(path).map_err(CliError::local(format!(
-            "cannot create a file beside {shown}"
-        )))?;
+        let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
         let _registered = super::interrupt::PartFile::register(part.path());
         let size = {
             let writer = BufWriter::with_capacity(BUFFER_SIZE, part.as_file_mut());
-            client.download_with_progress(bucket, name, writer, &mut bar)?
+            client
+                .download_with_progress(bucket, name, writer, &mut bar)
+                .map_err(writing(&shown))?
         };
+        keep_mode(part.as_file(), path)
+            .map_err(CliError::local(format!("cannot keep the mode of {shown}")))?;
         part.as_file()
             .sync_all()
             .map_err(CliError::local(format!("cannot write {shown}")))?;
@@ -211,9 +222,42 @@ pub fn download(
     Ok(())
 }
 
+/// A download's error, with a failure to write the destination (a full
+/// disk, a closed pipe) naming the destination, `shown`.
+fn writing(shown: &str) -> impl FnOnce(Error) -> CliError {
+    let what = format!("cannot write {shown}");
+    move |error| match error {
+        Error::Local(source) => CliError::Local { what, source },
+        other => other.into(),
+    }
+}
+
+/// Gives `part` the permission bits of the regular file at `path` when
+/// there is one, as `cp` and `curl -o` keep an overwritten file's mode (a
+/// new file keeps 0666 less the umask). Set-id and sticky bits are dropped.
+fn keep_mode(part: &std::fs::File, path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.is_file()
+        {
+            let mode = meta.permissions().mode() & 0o777;
+            part.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (part, path);
+    Ok(())
+}
+
 /// A temporary file in `path`'s folder, readable as a downloaded file
 /// should be once renamed (mode 0666 less the umask on Unix).
-fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+///
+/// # Errors
+/// `Local`, naming `path` and its folder (not the temporary file): a
+/// missing folder is said to be missing.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, CliError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -225,7 +269,34 @@ fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder.tempfile_in(dir)
+    builder.tempfile_in(dir).map_err(|error| {
+        let (shown, folder) = (path.display(), dir.display());
+        let (what, reason) = match std::fs::metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (
+                format!("cannot save {shown}"),
+                io::Error::new(e.kind(), format!("the folder {folder} does not exist")),
+            ),
+            Ok(meta) if !meta.is_dir() => (
+                format!("cannot save {shown}"),
+                io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{folder} is not a folder"),
+                ),
+            ),
+            // tempfile's error names the temporary file; say why only.
+            _ => (
+                format!("cannot create a file in {folder} (to save {shown})"),
+                error.raw_os_error().map_or_else(
+                    || io::Error::from(error.kind()),
+                    io::Error::from_raw_os_error,
+                ),
+            ),
+        };
+        CliError::Local {
+            what,
+            source: reason,
+        }
+    })
 }
 
 /// `DELETE_F bucket name`.

@@ -1,5 +1,13 @@
 //! The interactive shell: prompt `c> `, every BKT/1 verb and alias (any
 //! case), arguments inline (shell-quoted) or asked for one by one.
+//!
+//! A command typed without arguments asks for each one in turn, optional
+//! ones included (an empty answer takes the default); typed with some, it
+//! asks only for missing required ones, and missing optional ones take
+//! their defaults, so a script's next line is never taken as an answer.
+//! With its input not a terminal the shell exits with the status of the
+//! last command that failed; on a terminal, with 0, and it keeps its
+//! history in `~/.bucket_history`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -44,7 +52,9 @@ fn max_args(verb: Verb) -> usize {
     }
 }
 
-/// Runs the shell until `QUIT`, `EXIT` or end of input.
+/// Runs the shell until `QUIT`, `EXIT` or end of input. The exit status is
+/// 0, or, when standard input is not a terminal (a script), that of the last
+/// command that failed ([`CliError::exit_code`]).
 pub fn run(target: &Target) -> ExitCode {
     let out = Output {
         progress: std::io::stderr().is_terminal(),
@@ -64,14 +74,16 @@ pub fn run(target: &Target) -> ExitCode {
     let mut editor = match Editor::<ShellHelper, DefaultHistory>::with_config(config) {
         Ok(editor) => editor,
         Err(error) => {
-            out.error(&CliError::Usage(format!(
-                "cannot start line editing: {error}"
-            )));
+            out.error(&CliError::Local {
+                what: "cannot start line editing".to_owned(),
+                source: std::io::Error::other(error),
+            });
             return ExitCode::FAILURE;
         }
     };
     editor.set_helper(Some(ShellHelper::default()));
-    let history = std::io::stdin().is_terminal().then(history_path).flatten();
+    let interactive = std::io::stdin().is_terminal();
+    let history = interactive.then(history_path).flatten();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
@@ -80,6 +92,7 @@ pub fn run(target: &Target) -> ExitCode {
         client: Some(client),
         editor,
         out,
+        failed: None,
     };
     loop {
         let line = match shell.editor.readline(PROMPT) {
@@ -90,7 +103,10 @@ pub fn run(target: &Target) -> ExitCode {
                 break;
             }
             Err(error) => {
-                out.error(&CliError::Usage(format!("reading input: {error}")));
+                shell.failed(&CliError::Local {
+                    what: "cannot read input".to_owned(),
+                    source: std::io::Error::other(error),
+                });
                 shell.quit(true);
                 break;
             }
@@ -107,7 +123,10 @@ pub fn run(target: &Target) -> ExitCode {
     if let Some(path) = &history {
         let _ = shell.editor.save_history(path);
     }
-    ExitCode::SUCCESS
+    match shell.failed {
+        Some(code) if !interactive => ExitCode::from(code),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// `~/.bucket_history`.
@@ -127,13 +146,15 @@ struct Shell<'t> {
     client: Option<Client>,
     editor: Editor<ShellHelper, DefaultHistory>,
     out: Output,
+    /// The exit status of the last command that failed.
+    failed: Option<u8>,
 }
 
 impl Shell<'_> {
     /// Runs one typed line; errors are printed as one line.
     fn execute(&mut self, line: &str) -> Flow {
         let Some(words) = shlex::split(line) else {
-            self.out.error(&CliError::Usage(
+            self.failed(&CliError::Usage(
                 "unbalanced quotes or trailing \\".to_owned(),
             ));
             return Flow::Continue;
@@ -145,10 +166,16 @@ impl Shell<'_> {
         match result {
             Ok(flow) => flow,
             Err(error) => {
-                self.out.error(&error);
+                self.failed(&error);
                 Flow::Continue
             }
         }
+    }
+
+    /// Prints `error` and remembers its exit status.
+    fn failed(&mut self, error: &CliError) {
+        self.out.error(error);
+        self.failed = Some(error.exit_code());
     }
 
     fn run_verb(&mut self, verb: Verb, args: &[String]) -> Result<Flow, CliError> {
@@ -183,9 +210,16 @@ impl Shell<'_> {
                 let local = expand_home(&self.arg(args, 0, "local path", None)?);
                 // Open it now: a typo in the path shows before more questions.
                 let source = Source::open(&local)?;
-                let default = default_name(&local).ok();
+                let default = default_name(&local);
                 let bucket = bucket_name(&self.arg(args, 1, "bucket", None)?)?;
-                let name = file_name(&self.arg(args, 2, "name", default.as_deref())?)?;
+                let name = match (args.get(2), default) {
+                    (Some(name), _) => file_name(name)?,
+                    (None, default) if args.is_empty() => {
+                        let default = default.ok();
+                        file_name(&self.arg(args, 2, "name", default.as_deref())?)?
+                    }
+                    (None, default) => default?,
+                };
                 ops::upload(self.client()?, &bucket, &name, source, &mut out)?;
             }
             Verb::ListFiles => {
@@ -196,7 +230,12 @@ impl Shell<'_> {
                 let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
                 let name = file_name(&self.arg(args, 1, "name", None)?)?;
                 let default = format!("./{name}");
-                let local = expand_home(&self.arg(args, 2, "save to", Some(&default))?);
+                let local = match args.get(2) {
+                    Some(local) => local.clone(),
+                    None if args.is_empty() => self.arg(args, 2, "save to", Some(&default))?,
+                    None => default,
+                };
+                let local = expand_home(&local);
                 let dest = Destination::new(Some(&local), &name);
                 ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
             }
@@ -211,7 +250,9 @@ impl Shell<'_> {
 
     /// Argument `index` as typed inline, or else asked for with `label`
     /// (`label [default]: ` when there is a default). An empty answer takes
-    /// the default, or cancels the command when there is none.
+    /// the default, or cancels the command when there is none. Optional
+    /// arguments are asked for only when the command came without any
+    /// (the callers check).
     fn arg(
         &mut self,
         args: &[String],
