@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bucket_proto::{BucketName, ClientEvent, ClientSession, FileName};
+use bucket_proto::decode::{self, Decoded};
+use bucket_proto::{BucketName, FileName};
 use bucket_server::Config;
 use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
 use common::{Raw, config, staged_count, start, tree, wait_until};
@@ -311,35 +312,37 @@ fn large_uploads_past_the_direct_io_limit_are_staged_buffered_and_all_commit() {
 /// Sends `line` on a fresh connection, half-closes, and reads every reply
 /// until the server closes. Returns the number of complete replies, or an
 /// error if the server's bytes are not valid BKT/1 or it never closes.
+/// (Decoded one reply at a time: a client session would refuse them, since
+/// it sent no request.)
 fn one_line_session(addr: std::net::SocketAddr, line: &[u8]) -> Result<usize, String> {
     let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(line).map_err(|e| e.to_string())?;
     let _ = s.shutdown(Shutdown::Write);
-    let mut session = ClientSession::new();
+    let mut received = Vec::new();
     let mut buf = [0u8; 4096];
-    let mut replies = 0;
     loop {
-        let n = match s.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
             Err(e) => return Err(format!("no clean close: {e}")),
-        };
-        if n == 0 {
-            session.receive_eof();
-        } else {
-            session.receive(&buf[..n]);
-        }
-        loop {
-            match session.poll_event() {
-                Ok(Some(ClientEvent::Reply { .. })) => replies += 1,
-                Ok(Some(ClientEvent::Closed)) => return Ok(replies),
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(e) => return Err(format!("bad reply bytes: {e}")),
-            }
         }
     }
+    let mut rest = &received[..];
+    let mut replies = 0;
+    while !rest.is_empty() {
+        match decode::reply(rest) {
+            Ok(Decoded::Complete { value, consumed }) => {
+                let payload = usize::try_from(value.payload_len().unwrap_or(0)).unwrap();
+                rest = rest.get(consumed + payload..).ok_or("payload cut short")?;
+                replies += 1;
+            }
+            Ok(Decoded::Incomplete) => return Err("a reply cut short".into()),
+            Err(e) => return Err(format!("bad reply bytes: {e}")),
+        }
+    }
+    Ok(replies)
 }
 
 #[test]
