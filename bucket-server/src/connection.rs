@@ -552,8 +552,11 @@ fn answer<S: Store>(
     }
 }
 
-/// `LIST_F [bucket]`: one bucket, or every bucket in name order (a bucket
-/// deleted while listing is skipped).
+/// `LIST_F [bucket]`: one bucket, or every bucket in name order. Without a
+/// bucket, one deleted while listing is skipped, and so is one the server
+/// is not allowed to read (with a warning naming it), so that one folder an
+/// operator locked does not hide every other file; any other failure fails
+/// the whole listing (docs/protocol.md, decision 10).
 fn list_files<S: Store>(
     store: &S,
     bucket: Option<&bucket_proto::BucketName<'_>>,
@@ -567,6 +570,12 @@ fn list_files<S: Store>(
         let infos = match store.list_files(&b) {
             Ok(infos) => infos,
             Err(StoreError::NoSuchBucket) if bucket.is_none() => continue,
+            Err(StoreError::Io(e))
+                if bucket.is_none() && e.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                tracing::warn!(bucket = %b, error = %e, "LIST_F: cannot read this bucket, left out");
+                continue;
+            }
             Err(e) => return Err(e),
         };
         files.extend(infos.into_iter().map(|f| FileEntry {

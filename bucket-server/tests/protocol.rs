@@ -3,7 +3,11 @@
 
 mod common;
 
-use common::{Raw, start_fs, tree, wait_until};
+use std::io;
+
+use bucket_proto::{BucketName, FileName};
+use bucket_store::{Download, FileInfo, MemStore, Store, StoreError};
+use common::{Raw, config, start, start_fs, tree, wait_until};
 
 /// Waits (up to 10 s) until the server has no connection left: a dropped
 /// peer's connection thread has noticed and cleaned up.
@@ -223,4 +227,149 @@ fn large_uploads_read_straight_into_the_store_arrive_whole() {
     wait_for_no_connections(&server);
     assert!(std::fs::read(dir.path().join("b/big.bin")).unwrap() == payload);
     assert_eq!(tree(dir.path()), [".bkt-staging", "b", "b/big.bin"]);
+}
+
+/// A MemStore whose bucket `locked` cannot be listed: the listing fails
+/// with an I/O error of kind `kind`, as an unreadable folder makes FsStore
+/// fail (a stand-in for `chmod 000` that root cannot read through).
+#[derive(Clone)]
+struct Locked {
+    inner: MemStore,
+    kind: io::ErrorKind,
+}
+
+impl Store for Locked {
+    type Reader = <MemStore as Store>::Reader;
+    type Upload = <MemStore as Store>::Upload;
+    fn create_bucket(&self, b: &BucketName<'_>) -> Result<(), StoreError> {
+        self.inner.create_bucket(b)
+    }
+    fn delete_bucket(&self, b: &BucketName<'_>) -> Result<(), StoreError> {
+        self.inner.delete_bucket(b)
+    }
+    fn list_buckets(&self) -> Result<Vec<BucketName<'static>>, StoreError> {
+        self.inner.list_buckets()
+    }
+    fn list_files(&self, b: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        if b.as_str() == "locked" {
+            return Err(io::Error::new(self.kind, "cannot read locked").into());
+        }
+        self.inner.list_files(b)
+    }
+    fn start_upload(
+        &self,
+        b: &BucketName<'_>,
+        n: &FileName<'_>,
+        size: u64,
+    ) -> Result<Self::Upload, StoreError> {
+        self.inner.start_upload(b, n, size)
+    }
+    fn open(
+        &self,
+        b: &BucketName<'_>,
+        n: &FileName<'_>,
+    ) -> Result<Download<Self::Reader>, StoreError> {
+        self.inner.open(b, n)
+    }
+    fn delete_file(&self, b: &BucketName<'_>, n: &FileName<'_>) -> Result<(), StoreError> {
+        self.inner.delete_file(b, n)
+    }
+}
+
+/// Buckets `a`, `locked` and `z`, one file each.
+fn three_buckets(c: &mut Raw) {
+    c.send("CREATE_B a\nCREATE_B locked\nCREATE_B z\n");
+    c.send("UPLOAD a f 1\nxUPLOAD locked g 1\nyUPLOAD z h 1\nz");
+    for _ in 0..3 {
+        c.expect("300 BCS");
+    }
+    for _ in 0..3 {
+        c.expect("700 FUBS");
+    }
+}
+
+#[test]
+fn list_f_without_a_bucket_leaves_out_a_bucket_the_server_may_not_read() {
+    // docs/protocol.md, decision 10.
+    let store = Locked {
+        inner: MemStore::new(),
+        kind: io::ErrorKind::PermissionDenied,
+    };
+    let server = start(config(), store);
+    let mut c = Raw::connect(server.local_addr());
+    three_buckets(&mut c);
+    c.send("LIST_F\n");
+    c.expect("800 LFS 2");
+    c.expect("a f 1");
+    c.expect("z h 1");
+    // Asked for by name, it still fails, and LIST_B still lists it.
+    c.send("LIST_F locked\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_B\n");
+    c.expect("400 LS 3");
+    c.expect("a");
+    c.expect("locked");
+    c.expect("z");
+}
+
+#[test]
+fn list_f_without_a_bucket_fails_whole_on_any_other_storage_failure() {
+    // A failing disk must not look like buckets without files.
+    let store = Locked {
+        inner: MemStore::new(),
+        kind: io::ErrorKind::Other,
+    };
+    let server = start(config(), store);
+    let mut c = Raw::connect(server.local_addr());
+    three_buckets(&mut c);
+    c.send("LIST_F\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_F a\n");
+    c.expect("800 LFS 1");
+    c.expect("a f 1");
+}
+
+/// The auditor's case on a real filesystem: a hand-made bucket folder with
+/// mode 000. Root reads it anyway; then the test is skipped (the MemStore
+/// stand-in above covers the logic).
+#[cfg(unix)]
+#[test]
+fn list_f_without_a_bucket_lists_the_others_beside_a_mode_000_folder() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fs(dir.path());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B a\nCREATE_B z\nUPLOAD a f 1\nxUPLOAD z h 1\nz");
+    for reply in ["300 BCS", "300 BCS", "700 FUBS", "700 FUBS"] {
+        c.expect(reply);
+    }
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("g"), b"y").unwrap();
+    /// Gives the folder its permissions back, however the test ends, so
+    /// the temporary directory can be removed.
+    struct Restore<'a>(&'a std::path::Path);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let mode = std::fs::Permissions::from_mode(0o755);
+            let _ = std::fs::set_permissions(self.0, mode);
+        }
+    }
+    let _restore = Restore(&locked);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read_dir(&locked).is_ok() {
+        eprintln!("skipped: permissions are not enforced for this user");
+        return;
+    }
+    c.send("LIST_F\n");
+    c.expect("800 LFS 2");
+    c.expect("a f 1");
+    c.expect("z h 1");
+    c.send("LIST_F locked\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_B\n");
+    for line in ["400 LS 3", "a", "locked", "z"] {
+        c.expect(line);
+    }
 }

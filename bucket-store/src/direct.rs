@@ -250,6 +250,9 @@ pub(crate) struct DirectWriter {
     to_writer: Option<SyncSender<AlignedBlock>>,
     /// Written (cleared) blocks back, or the error that stopped the thread.
     from_writer: Receiver<io::Result<AlignedBlock>>,
+    /// The error that stopped the writer thread, once taken from
+    /// `from_writer`, to report again on later calls: its kind and text.
+    failed: Option<(io::ErrorKind, String)>,
     thread: Option<JoinHandle<()>>,
     /// This upload's share of the store's budget, given back after the
     /// thread has stopped (fields drop after [`Drop::drop`]).
@@ -287,6 +290,7 @@ impl DirectWriter {
             with_writer: 0,
             to_writer: Some(to_writer),
             from_writer,
+            failed: None,
             thread: Some(thread),
             _slot: slot,
         })
@@ -297,9 +301,13 @@ impl DirectWriter {
     /// back only when every block is away); returns how many bytes it took.
     ///
     /// # Errors
-    /// A failed block write (reported on the call after it failed); the
-    /// bytes of `buf` are then not taken.
+    /// A failed block write, the writer thread's own error (`ENOSPC`,
+    /// `EIO`, …), reported on a call after it failed and on every call
+    /// after that; the bytes of `buf` are then not taken.
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
         if self.filling.is_full() {
             let empty = match self.spare.pop() {
                 Some(block) => block,
@@ -308,7 +316,9 @@ impl DirectWriter {
             let full = std::mem::replace(&mut self.filling, empty);
             let sent = self.to_writer.as_ref().map(|tx| tx.send(full));
             if !matches!(sent, Some(Ok(()))) {
-                return Err(self.stopped());
+                // The thread has stopped: the error it stopped on is waiting
+                // in `from_writer`, behind any blocks it wrote first.
+                return Err(self.writer_error());
             }
             self.with_writer += 1;
         }
@@ -339,8 +349,12 @@ impl DirectWriter {
     /// block through the page cache. The caller `fsync`s the file next.
     ///
     /// # Errors
-    /// The first failed write.
+    /// The first failed write (the writer thread's error, even when an
+    /// earlier call reported it already).
     pub(crate) fn finish(mut self, file: &File) -> io::Result<()> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
         if self.filling.is_full() {
             self.write(&[])?;
         }
@@ -359,18 +373,55 @@ impl DirectWriter {
         Ok(())
     }
 
-    /// The next block back from the writer thread, or its error.
+    /// The next block back from the writer thread, or the error that
+    /// stopped it.
     fn returned_block(&mut self) -> io::Result<AlignedBlock> {
-        let block = match self.from_writer.recv() {
-            Ok(result) => result?,
-            Err(_) => return Err(self.stopped()),
-        };
-        self.with_writer -= 1;
-        Ok(block)
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        match self.from_writer.recv() {
+            Ok(Ok(block)) => {
+                self.with_writer -= 1;
+                Ok(block)
+            }
+            Ok(Err(e)) => Err(self.failed_with(e)),
+            Err(_) => Err(self.writer_error()),
+        }
     }
 
-    fn stopped(&self) -> io::Error {
-        io::Error::other("the upload's writer thread stopped after an error")
+    /// The error the writer thread stopped on, after it has stopped (it
+    /// sends its error before it ends): taken from `from_writer`, where it
+    /// waits behind any blocks written before it, or the one taken earlier.
+    fn writer_error(&mut self) -> io::Error {
+        while self.failed.is_none() {
+            match self.from_writer.recv() {
+                Ok(Ok(block)) => {
+                    self.with_writer -= 1;
+                    self.spare.push(block);
+                }
+                Ok(Err(e)) => return self.failed_with(e),
+                // Stopped without an error: it panicked.
+                Err(_) => return io::Error::other("the upload's writer thread stopped"),
+            }
+        }
+        self.failure()
+            .unwrap_or_else(|| io::Error::other("the upload's writer thread stopped"))
+    }
+
+    /// Records `e`, the error that stopped the writer thread, and returns
+    /// it.
+    fn failed_with(&mut self, e: io::Error) -> io::Error {
+        self.with_writer -= 1;
+        self.failed = Some((e.kind(), e.to_string()));
+        e
+    }
+
+    /// The writer thread's error again, if it has stopped on one: same kind
+    /// and text.
+    fn failure(&self) -> Option<io::Error> {
+        self.failed
+            .as_ref()
+            .map(|(kind, text)| io::Error::new(*kind, text.clone()))
     }
 }
 
@@ -406,6 +457,41 @@ mod tests {
         drop((b, c));
         assert_eq!(budget.in_use(), 0);
         assert!(DirectBudget::new(0).try_take().is_none());
+    }
+
+    /// The writer thread fails on its first block and stops; the next block
+    /// handed to it finds it gone. That call, and every later one, must
+    /// report the thread's own error (ENOSPC from /dev/full), not a bare
+    /// "stopped".
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_writer_threads_own_error_is_reported_once_it_has_stopped() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let enospc = io::Error::from_raw_os_error(28);
+        let budget = DirectBudget::new(1);
+        let mut writer = DirectWriter::start(&file, budget.try_take().unwrap()).unwrap();
+        let bytes = vec![1u8; BLOCK];
+        assert_eq!(writer.write(&bytes).unwrap(), BLOCK);
+        // Hands the first block to the thread, which fails on it and ends.
+        assert_eq!(writer.write(&bytes).unwrap(), BLOCK);
+        let thread = writer.thread.as_ref().unwrap();
+        while !thread.is_finished() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let check = |result: io::Result<()>, call: &str| {
+            let e = result.expect_err(call);
+            assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{call}: {e}");
+            assert_eq!(e.to_string(), enospc.to_string(), "{call}");
+        };
+        // Hands the second block over: the send fails.
+        check(writer.write(&[]).map(drop), "the next block");
+        check(writer.write(&bytes).map(drop), "a write after it");
+        check(writer.spare().map(drop), "spare after it");
+        check(writer.finish(&file), "finish");
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[test]

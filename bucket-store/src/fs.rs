@@ -12,6 +12,13 @@
 //! `fsync`ed and renamed over `ROOT/bucket/name`: the rename is the atomic
 //! commit. The bucket folder is `fsync`ed afterwards so the new name is
 //! durable.
+//!
+//! On Unix, an upload holds its bucket folder open from start to commit and
+//! renames into that open folder, and a delete removes the file through the
+//! folder it opened; both `fsync` that same handle. So a concurrent `DELETE_B` (and
+//! a `CREATE_B` of the same name after it) can neither turn a delete that
+//! happened into an error nor slip an upload into a bucket other than the
+//! one it started in (docs/protocol.md, decision 15).
 
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
@@ -81,13 +88,18 @@ impl FsStore {
     /// `ROOT/.bkt-staging/` and deletes every stale file in it (uploads left
     /// by a crash).
     ///
+    /// Stale files that cannot be deleted (a read-only filesystem, a staging
+    /// folder without write permission) are left where they are, with a
+    /// warning: they are invisible to clients, and the store still serves
+    /// what it can (on a read-only filesystem, listings and downloads). The
+    /// next `open` that can delete them does.
+    ///
     /// # Errors
-    /// [`StoreError::Io`] if the root or the staging folder cannot be created
-    /// or read, or if `ROOT/.bkt-staging` exists but is not a directory; of
-    /// kind [`io::ErrorKind::ResourceBusy`] if another `FsStore` (in this
-    /// process or another) has the root open. On a filesystem without
-    /// `flock` (some network filesystems) the store opens unlocked, with a
-    /// warning.
+    /// [`StoreError::Io`] if the root or the staging folder cannot be created,
+    /// or if `ROOT/.bkt-staging` exists but is not a directory; of kind
+    /// [`io::ErrorKind::ResourceBusy`] if another `FsStore` (in this process
+    /// or another) has the root open. On a filesystem without `flock` (some
+    /// network filesystems) the store opens unlocked, with a warning.
     pub fn open(root: impl Into<PathBuf>) -> Result<FsStore, StoreError> {
         let root = std::path::absolute(root.into())?;
         if let Err(e) = fs::create_dir_all(&root) {
@@ -122,7 +134,7 @@ impl FsStore {
             direct_budget: DirectBudget::new(direct::DEFAULT_MAX_DIRECT_UPLOADS),
             _lock: Arc::new(lock),
         };
-        store.remove_stale_uploads()?;
+        store.remove_stale_uploads();
         Ok(store)
     }
 
@@ -196,26 +208,60 @@ impl FsStore {
     }
 
     /// Deletes every file (and symlink) in the staging folder. Folders there
-    /// are left alone: this store never creates any.
-    fn remove_stale_uploads(&self) -> Result<(), StoreError> {
-        let mut removed = 0_usize;
-        for entry in fs::read_dir(&self.staging)? {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                warn!(path = %path.display(), "unexpected folder in the staging area, left alone");
-                continue;
+    /// are left alone: this store never creates any. Never fails: what
+    /// cannot be deleted stays, and a warning names the first error (a
+    /// read-only filesystem must not keep the store from serving
+    /// downloads).
+    fn remove_stale_uploads(&self) {
+        let entries = match fs::read_dir(&self.staging) {
+            Ok(entries) => entries,
+            Err(e) => {
+                warn!(
+                    staging = %self.staging.display(),
+                    error = %e,
+                    "cannot read the staging folder; stale staged uploads, if any, are left"
+                );
+                return;
             }
-            match fs::remove_file(&path) {
-                Ok(()) => removed += 1,
-                Err(e) if is_absent(&e) => {}
-                Err(e) => return Err(e.into()),
+        };
+        let (mut removed, mut left) = (0_usize, 0_usize);
+        let mut first_error = None;
+        for entry in entries {
+            let outcome = entry.and_then(|entry| {
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    warn!(path = %path.display(), "unexpected folder in the staging area, left alone");
+                    return Ok(false);
+                }
+                match fs::remove_file(&path) {
+                    Ok(()) => Ok(true),
+                    Err(e) if is_absent(&e) => Ok(false),
+                    Err(e) => Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot remove {}: {e}", path.display()),
+                    )),
+                }
+            });
+            match outcome {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    left += 1;
+                    first_error.get_or_insert(e);
+                }
             }
         }
         if removed > 0 {
             info!(removed, staging = %self.staging.display(), "removed stale staged uploads");
         }
-        Ok(())
+        if let Some(error) = first_error {
+            warn!(
+                left,
+                staging = %self.staging.display(),
+                %error,
+                "could not remove stale staged uploads; they are left (clients never see them)"
+            );
+        }
     }
 
     /// `ROOT/bucket`, whether or not it exists.
@@ -407,9 +453,9 @@ impl Store for FsStore {
     ) -> Result<FsUpload, StoreError> {
         let bucket_dir = self.bucket_path(bucket)?;
         let target = join_component(&bucket_dir, name.as_str())?;
-        if !is_real_dir(&bucket_dir)? {
-            return Err(StoreError::NoSuchBucket);
-        }
+        // Held until the commit renames into it: this bucket, not whatever
+        // has its name by then.
+        let bucket_dir = BucketDir::open(bucket_dir)?;
         let (file, path, slot) = self.create_staged_for(size)?;
         let staged = StagedFile(Some(path));
         // Refuses an upload the disk cannot hold before its payload is read.
@@ -426,6 +472,7 @@ impl Store for FsStore {
             file,
             staged,
             bucket_dir,
+            name: name.as_str().to_owned(),
             target,
             written: 0,
             direct: writer,
@@ -467,29 +514,37 @@ impl Store for FsStore {
     }
 
     fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
-        let dir = self.existing_bucket(bucket)?;
-        let path = join_component(&dir, name.as_str())?;
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(StoreError::NoSuchFile),
+        let path = self.bucket_path(bucket)?;
+        join_component(&path, name.as_str())?;
+        // Everything below goes through this one handle: once the file is
+        // gone a concurrent DELETE_B may remove the emptied folder, and the
+        // delete, which happened, is still synced and reported as done.
+        let dir = BucketDir::open(path)?;
+        match dir.is_file(name.as_str()) {
+            Ok(true) => {}
+            Ok(false) => return Err(StoreError::NoSuchFile),
             Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
             Err(e) => return Err(e.into()),
         }
-        match fs::remove_file(&path) {
+        match dir.remove_file(name.as_str()) {
             Ok(()) => {}
             Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
             Err(e) => return Err(e.into()),
         }
-        sync_dir(&dir)?;
+        at(Point::FileRemoved);
+        dir.sync()?;
         debug!(%bucket, %name, "file deleted");
         Ok(())
     }
 }
 
 /// An upload in progress into an [`FsStore`]: an open file in
-/// `ROOT/.bkt-staging/`. [`commit`](Upload::commit) `fsync`s it, renames it
-/// over `ROOT/bucket/name` and `fsync`s the bucket folder; abort, drop or a
-/// failed commit delete it.
+/// `ROOT/.bkt-staging/`, and the bucket folder, open since the upload
+/// started. [`commit`](Upload::commit) `fsync`s the file, renames it to
+/// `name` in that folder (replacing the old file) and `fsync`s the folder;
+/// abort, drop or a failed commit delete it. A bucket deleted after the
+/// upload started fails the commit with [`StoreError::NoSuchBucket`], even
+/// if a bucket of the same name was created again since.
 ///
 /// A large upload with direct I/O ([`FsStore::with_direct_io`]) gathers its
 /// bytes in 4 MiB blocks that a thread of its own writes to the disk while
@@ -500,7 +555,11 @@ pub struct FsUpload {
     // Declared before `staged` so the file is closed before it is removed.
     file: File,
     staged: StagedFile,
-    bucket_dir: PathBuf,
+    /// The bucket folder the upload started in.
+    bucket_dir: BucketDir,
+    /// The file's name in `bucket_dir`.
+    name: String,
+    /// `ROOT/bucket/name`, for logs.
     target: PathBuf,
     written: u64,
     /// The blocks and thread of a direct-I/O upload.
@@ -549,24 +608,26 @@ impl Upload for FsUpload {
             writer.finish(&self.file)?;
         }
         self.file.sync_all()?;
-        if !is_real_dir(&self.bucket_dir)? {
-            return Err(StoreError::NoSuchBucket);
-        }
         let Some(staged) = self.staged.0.as_deref() else {
             return Err(io::Error::other("upload already finished").into());
         };
-        match fs::rename(staged, &self.target) {
+        at(Point::BeforeRename);
+        match self.bucket_dir.rename_into(staged, &self.name) {
             Ok(()) => self.staged.disarm(),
-            // The bucket folder vanished between the check and the rename.
-            Err(e) if is_absent(&e) && !is_real_dir(&self.bucket_dir).unwrap_or(true) => {
+            // The staged file is there, so what is missing is the folder the
+            // upload started in: its bucket was deleted (decision 15), even
+            // if one of the same name exists again by now.
+            Err(e) if is_absent(&e) && fs::symlink_metadata(staged).is_ok() => {
                 return Err(StoreError::NoSuchBucket);
             }
             Err(e) => return Err(e.into()),
         }
         debug!(target = %self.target.display(), bytes = self.written, "upload committed");
+        at(Point::Renamed);
         // Make the new name durable. If this fails the file is visible but
-        // might not survive a crash: report it.
-        sync_dir(&self.bucket_dir)?;
+        // might not survive a crash: report it. (The folder may have been
+        // emptied and deleted since the rename: the handle still syncs it.)
+        self.bucket_dir.sync()?;
         Ok(())
     }
 
@@ -618,6 +679,151 @@ impl Drop for StagedFile {
         }
     }
 }
+
+/// A bucket folder, opened once. Entries are renamed into it, checked,
+/// removed and `fsync`ed through this handle (on Unix), so they concern the
+/// folder that was opened even after a concurrent `DELETE_B` removed it or
+/// a `CREATE_B` made a new one of the same name; nothing is looked up by
+/// path again.
+#[derive(Debug)]
+struct BucketDir {
+    #[cfg(unix)]
+    handle: File,
+    /// `ROOT/bucket`, where there are no directory handles.
+    #[cfg(not(unix))]
+    path: PathBuf,
+}
+
+impl BucketDir {
+    /// Opens `path`, which must be a directory itself, not a symlink to one
+    /// (never a FIFO or anything else that could block the open).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`] if it is absent or not a real
+    /// directory; [`StoreError::Io`].
+    #[cfg(unix)]
+    fn open(path: PathBuf) -> Result<BucketDir, StoreError> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(&path, flags, Mode::empty()) {
+            Ok(fd) => Ok(BucketDir {
+                handle: File::from(fd),
+            }),
+            // ELOOP: a symlink (O_NOFOLLOW); ENOTDIR: anything but a folder.
+            Err(e) if e == rustix::io::Errno::LOOP => Err(StoreError::NoSuchBucket),
+            Err(e) => {
+                let e = io::Error::from(e);
+                if is_absent(&e) {
+                    Err(StoreError::NoSuchBucket)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn open(path: PathBuf) -> Result<BucketDir, StoreError> {
+        if is_real_dir(&path)? {
+            Ok(BucketDir { path })
+        } else {
+            Err(StoreError::NoSuchBucket)
+        }
+    }
+
+    /// Whether the entry `name` is a regular file (symlinks not followed).
+    #[cfg(unix)]
+    fn is_file(&self, name: &str) -> io::Result<bool> {
+        use rustix::fs::{AtFlags, FileType};
+        let stat = rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+    }
+
+    #[cfg(not(unix))]
+    fn is_file(&self, name: &str) -> io::Result<bool> {
+        Ok(fs::symlink_metadata(self.path.join(name))?.is_file())
+    }
+
+    /// Removes the entry `name` (not a folder).
+    #[cfg(unix)]
+    fn remove_file(&self, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(
+            &self.handle,
+            name,
+            rustix::fs::AtFlags::empty(),
+        )?)
+    }
+
+    #[cfg(not(unix))]
+    fn remove_file(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.path.join(name))
+    }
+
+    /// Renames `from` (a path) to `name` in this folder, replacing what was
+    /// there. Fails with `NotFound` if this folder has been removed.
+    #[cfg(unix)]
+    fn rename_into(&self, from: &Path, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::renameat(
+            rustix::fs::CWD,
+            from,
+            &self.handle,
+            name,
+        )?)
+    }
+
+    #[cfg(not(unix))]
+    fn rename_into(&self, from: &Path, name: &str) -> io::Result<()> {
+        fs::rename(from, self.path.join(name))
+    }
+
+    /// `fsync`s the folder, making entries created, renamed or removed in it
+    /// durable. Works on a folder removed since it was opened.
+    #[cfg(unix)]
+    fn sync(&self) -> io::Result<()> {
+        self.handle.sync_all()
+    }
+
+    /// Directories cannot be opened for syncing on this platform.
+    #[cfg(not(unix))]
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Moments inside an operation where a unit test makes a concurrent
+/// client's change happen ([`at`]); nothing happens there otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Point {
+    /// `delete_file`: the file is removed, the folder not yet synced.
+    FileRemoved,
+    /// `commit`: the staged file is synced, not yet renamed.
+    BeforeRename,
+    /// `commit`: the file is renamed into place, the folder not yet synced.
+    Renamed,
+}
+
+/// What a unit test runs at each [`Point`].
+#[cfg(test)]
+type Hook = Box<dyn FnMut(Point)>;
+
+#[cfg(test)]
+thread_local! {
+    /// What [`at`] runs on this thread, set by a unit test.
+    static HOOK: std::cell::RefCell<Option<Hook>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs the test hook for `point` (only in unit tests).
+#[cfg(test)]
+fn at(point: Point) {
+    HOOK.with_borrow_mut(|hook| {
+        if let Some(hook) = hook {
+            hook(point);
+        }
+    });
+}
+
+#[cfg(not(test))]
+fn at(_: Point) {}
 
 /// `dir/name`, where `name` must be exactly one normal path component
 /// (not empty, `.`, `..`, a root, a prefix or anything with a separator).
@@ -716,6 +922,115 @@ fn sync_dir(_: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::{bucket, file};
+
+    /// Runs `run` with `hook` called at every [`Point`] it passes (on this
+    /// thread), standing in for another client acting at that moment.
+    fn with_hook<T>(hook: impl FnMut(Point) + 'static, run: impl FnOnce() -> T) -> T {
+        HOOK.set(Some(Box::new(hook)));
+        let out = run();
+        HOOK.set(None);
+        out
+    }
+
+    /// A store with bucket `b` holding file `f`.
+    fn store_with_file() -> (tempfile::TempDir, FsStore) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FsStore::open(dir.path()).expect("open");
+        store.create_bucket(&bucket("b")).expect("create");
+        let mut up = store
+            .start_upload(&bucket("b"), &file("f"), 3)
+            .expect("start");
+        up.write_all(b"abc").expect("write");
+        up.commit().expect("commit");
+        (dir, store)
+    }
+
+    fn staging_is_empty(store: &FsStore) -> bool {
+        fs::read_dir(store.staging_dir())
+            .expect("read staging")
+            .next()
+            .is_none()
+    }
+
+    #[test]
+    fn a_delete_is_done_even_if_the_emptied_bucket_is_deleted_before_the_sync() {
+        let (dir, store) = store_with_file();
+        let other = store.clone();
+        let result = with_hook(
+            move |point| {
+                if point == Point::FileRemoved {
+                    // DELETE_B from another connection: the folder is empty.
+                    other.delete_bucket(&bucket("b")).expect("delete bucket");
+                }
+            },
+            || store.delete_file(&bucket("b"), &file("f")),
+        );
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!dir.path().join("b").exists());
+        assert!(matches!(
+            store.delete_file(&bucket("b"), &file("f")),
+            Err(StoreError::NoSuchBucket)
+        ));
+    }
+
+    #[test]
+    fn a_commit_is_done_even_if_its_bucket_is_emptied_and_deleted_before_the_sync() {
+        let (dir, store) = store_with_file();
+        let other = store.clone();
+        let path = dir.path().join("b").join("f");
+        let mut up = store
+            .start_upload(&bucket("b"), &file("f"), 3)
+            .expect("start");
+        up.write_all(b"new").expect("write");
+        let result = with_hook(
+            move |point| {
+                if point == Point::Renamed {
+                    // DELETE_F then DELETE_B from another connection.
+                    assert_eq!(fs::read(&path).expect("committed"), b"new");
+                    fs::remove_file(&path).expect("delete file");
+                    other.delete_bucket(&bucket("b")).expect("delete bucket");
+                }
+            },
+            || up.commit(),
+        );
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!dir.path().join("b").exists());
+        assert!(staging_is_empty(&store));
+    }
+
+    #[test]
+    fn a_commit_into_a_bucket_deleted_and_created_again_just_before_the_rename_fails_no_such_bucket()
+     {
+        let (dir, store) = store_with_file();
+        store.delete_file(&bucket("b"), &file("f")).expect("delete");
+        let other = store.clone();
+        let mut up = store
+            .start_upload(&bucket("b"), &file("g"), 3)
+            .expect("start");
+        up.write_all(b"new").expect("write");
+        let result = with_hook(
+            move |point| {
+                if point == Point::BeforeRename {
+                    // DELETE_B, then CREATE_B of the same name.
+                    other.delete_bucket(&bucket("b")).expect("delete bucket");
+                    other.create_bucket(&bucket("b")).expect("create bucket");
+                }
+            },
+            || up.commit(),
+        );
+        assert!(
+            matches!(result, Err(StoreError::NoSuchBucket)),
+            "{result:?}"
+        );
+        assert_eq!(
+            fs::read_dir(dir.path().join("b"))
+                .expect("new bucket")
+                .count(),
+            0
+        );
+        assert!(staging_is_empty(&store));
+    }
 
     #[test]
     fn join_component_accepts_one_normal_component() {

@@ -1,6 +1,7 @@
 //! FsStore's direct-I/O staging of large uploads: bytes come out whole at
 //! every block boundary, by `write` and by `receive_buffer`, aborts leave
-//! nothing, a disk too small is found before the payload, and no more than
+//! nothing, a disk too small is found before the payload, a disk that fills
+//! meanwhile is reported as such (ENOSPC), and no more than
 //! `with_max_direct_uploads` run at once.
 #![allow(clippy::unwrap_used)]
 
@@ -303,4 +304,44 @@ fn a_failed_last_block_fails_the_commit_even_with_no_tail() {
     // happens on the writer thread at `commit`, and nothing is left for
     // `commit` to write itself. The commit must still see that write fail.
     the_second_of_two_uploads_runs_out_of_space(4 * MIB);
+}
+
+#[test]
+fn a_full_disk_is_reported_as_enospc_after_the_writer_thread_stopped_on_it() {
+    // A 9 MiB tmpfs: both uploads fit at the start; once the first has
+    // committed 6 MiB, the second's first block (4 MiB) no longer fits.
+    let Some(tmpfs) = Tmpfs::mount("9m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let root = tmpfs.0.path().join("root");
+    let store = store(&root, true);
+    let mut first = start(&store, "first", 6 * MIB);
+    let mut second = start(&store, "second", 8 * MIB);
+    assert!(first.is_direct() && second.is_direct());
+    first.write_all(&pattern(13, 6 * MIB)).unwrap();
+    first.commit().unwrap();
+    // Two full blocks, through the receive buffer as the server does: the
+    // first goes to the writer thread, which fails on it and stops.
+    for _ in 0..2 {
+        let buf = second.receive_buffer().unwrap().unwrap();
+        assert_eq!(buf.len(), 4 * MIB);
+        buf.fill(7);
+        second.commit_received(4 * MIB);
+    }
+    // Time for the writer thread to fail and end, so that handing it the
+    // second block finds it gone.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let Err(StoreError::Io(e)) = second.commit() else {
+        panic!("8 MiB committed into a full filesystem, or refused as something else");
+    };
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+    let enospc = std::io::Error::from_raw_os_error(28).to_string();
+    assert!(e.to_string().contains(&enospc), "{e}");
+    assert!(matches!(
+        store.open(&bucket("b"), &file("second")),
+        Err(StoreError::NoSuchFile)
+    ));
+    assert!(staging_is_empty(&store));
+    assert_eq!(store.direct_uploads_in_progress(), 0);
 }
