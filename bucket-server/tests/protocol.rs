@@ -329,7 +329,7 @@ fn list_f_without_a_bucket_fails_whole_on_any_other_storage_failure() {
     c.expect("a f 1");
 }
 
-/// The auditor's case on a real filesystem: a hand-made bucket folder with
+/// On a real filesystem: a hand-made bucket folder with
 /// mode 000. Root reads it anyway; then the test is skipped (the MemStore
 /// stand-in above covers the logic).
 #[cfg(unix)]
