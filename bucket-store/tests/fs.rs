@@ -155,8 +155,9 @@ fn an_upload_whose_bucket_was_deleted_and_created_again_fails_no_such_bucket() {
     assert!(staged(&store).is_empty());
 }
 
-/// DELETE_F and UPLOAD racing DELETE_B and CREATE_B, bounded to two seconds: one thread uploads and
-/// deletes a file while two others delete and create its bucket. A delete
+/// DELETE_F and UPLOAD racing DELETE_B and CREATE_B, bounded to two
+/// seconds: one thread uploads and deletes a file while two others delete
+/// and create its bucket. A delete
 /// of a committed file (its bucket cannot be deleted while it holds it) must
 /// succeed; an upload succeeds or fails NO_SUCH_BUCKET, never IO.
 #[test]
