@@ -177,12 +177,12 @@ fn parse_verb(text: &str) -> Result<Verb, String> {
 
 /// A bucket name argument for clap, refused with the rule it breaks.
 fn parse_bucket(text: &str) -> Result<BucketName<'static>, String> {
-    BucketName::new(text.to_owned()).map_err(|e| cli::name_rule(&e))
+    BucketName::new(text.to_owned()).map_err(|e| e.to_string())
 }
 
 /// A file name argument for clap, refused with the rule it breaks.
 fn parse_file(text: &str) -> Result<FileName<'static>, String> {
-    FileName::new(text.to_owned()).map_err(|e| cli::name_rule(&e))
+    FileName::new(text.to_owned()).map_err(|e| e.to_string())
 }
 
 /// Exits with clap's usage error (status 2) for `subcommand`.

@@ -37,8 +37,9 @@ pub enum NameError {
         /// The limit, in bytes.
         max: usize,
     },
-    /// The name holds a character its kind does not allow.
-    #[error("character {0:?} is not allowed in this name")]
+    /// The name holds a character its kind does not allow. Displayed as
+    /// written (`'\'`), a control character escaped (`'\u{1b}'`).
+    #[error("character '{}' is not allowed in this name", shown_char(*.0))]
     InvalidChar(char),
     /// A bucket name starts with `.`.
     #[error("a bucket name may not start with '.'")]
@@ -49,6 +50,16 @@ pub enum NameError {
     /// A file name starts with the reserved prefix `.bkt-`.
     #[error("file names starting with '.bkt-' are reserved")]
     Reserved,
+}
+
+/// A character for an error message: as written, but a control character
+/// escaped, so that it cannot act on a terminal.
+fn shown_char(c: char) -> String {
+    if c.is_control() {
+        c.escape_default().collect()
+    } else {
+        c.to_string()
+    }
 }
 
 /// Checks the bucket-name rule: 1–63 bytes of `A–Z a–z 0–9 . _ -`, not
@@ -261,6 +272,18 @@ name_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_character_is_shown_as_written_and_a_control_escaped() {
+        let shown = |c| NameError::InvalidChar(c).to_string();
+        assert_eq!(shown('\\'), r"character '\' is not allowed in this name");
+        assert_eq!(shown('/'), "character '/' is not allowed in this name");
+        assert_eq!(
+            shown('\u{1b}'),
+            r"character '\u{1b}' is not allowed in this name"
+        );
+        assert_eq!(shown('\n'), r"character '\n' is not allowed in this name");
+    }
 
     #[test]
     fn bucket_names_accepted() {

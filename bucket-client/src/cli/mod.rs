@@ -40,7 +40,7 @@ pub enum CliError {
     },
     /// A name typed by the user (or taken from a local path) breaks
     /// PROTOCOL.md § Names: a usage error.
-    #[error("bad {what} {}: {}", quoted(text), name_rule(source))]
+    #[error("bad {what} {}: {source}", quoted(text))]
     Name {
         /// `bucket name` or `file name`.
         what: &'static str,
@@ -98,23 +98,6 @@ pub fn quoted(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// The rule a name breaks, for people: as [`NameError`] says it, but with a
-/// refused character shown as written (`'\'`, not `'\\'`).
-pub fn name_rule(error: &NameError) -> String {
-    match error {
-        NameError::InvalidChar(c) if !c.is_control() => {
-            format!("character '{c}' is not allowed in this name")
-        }
-        NameError::InvalidChar(c) => {
-            format!(
-                "character '{}' is not allowed in this name",
-                c.escape_default()
-            )
-        }
-        other => other.to_string(),
-    }
 }
 
 /// A bucket name typed by the user.
@@ -576,17 +559,12 @@ mod printable_tests {
 
 #[cfg(test)]
 mod name_tests {
-    use super::{bucket_name, name_rule, quoted};
-    use bucket_client::NameError;
+    use super::{bucket_name, quoted};
 
     #[test]
     fn names_are_shown_as_written_with_controls_escaped() {
         assert_eq!(quoted(r"bad\name"), r#""bad\name""#);
         assert_eq!(quoted("a\nb\u{1b}"), r#""a\nb\u{1b}""#);
-        assert_eq!(
-            name_rule(&NameError::InvalidChar('\\')),
-            r"character '\' is not allowed in this name"
-        );
         let error = bucket_name(r"bad\name").expect_err("a backslash is refused");
         assert_eq!(
             error.to_string(),
