@@ -41,6 +41,13 @@ pub enum Decoded<T> {
 /// ([`RequestError::MissingArgument`]: a server session would open a
 /// dialogue there). A blank line is `Syntax`.
 ///
+/// An error on a line that starts with `UPLOAD` still has that upload's
+/// payload behind it, which must not be read as requests. This function
+/// does not say how long it is; [`crate::ServerSession`] works it out and
+/// skips it, or closes the connection when it cannot (docs/protocol.md,
+/// decision 3). A server built on this function alone should close the
+/// connection after answering such a line.
+///
 /// Common lines (bare ASCII arguments, every required one present) take a
 /// hand-written fast path; the result is always the grammar's, which
 /// `request_reference` computes alone.
