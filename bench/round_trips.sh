@@ -12,7 +12,7 @@
 # Each in four settings, RUNS runs each (default 5, servers alternating):
 #   idle       nothing pinned, nothing else running: both vCPUs may halt
 #              between messages, and each wake-up crosses CPUs;
-#   one-core   server and client pinned to CPU 0 (taskset): every wake-up
+#   one-core   server and client pinned to one CPU (taskset): every wake-up
 #              is a context switch on a running CPU;
 #   busy-core  a busy loop pinned to the last CPU, the rest as in idle (the
 #              condition the first round measured in, with fuzzers running);
@@ -40,10 +40,13 @@ source "$WORKSPACE/bench/lib.sh"
 
 command -v python3 >/dev/null || die "python3 is missing (apt-get install python3)"
 command -v taskset >/dev/null || die "taskset is missing (apt-get install util-linux)"
-CPUS=$(nproc)
+# The CPUs this script may use, by their ids (a container or a CI job may
+# be given CPUs 2-3, say, not 0-1).
+ALL_CPUS=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity(0)))))')
+CPUS=$(tr ',' '\n' <<<"$ALL_CPUS" | wc -l)
 ((CPUS >= 2)) || die "needs at least 2 CPUs to compare pinned and unpinned round trips"
-ALL_CPUS="0-$((CPUS - 1))"
-LAST_CPU=$((CPUS - 1))
+FIRST_CPU=${ALL_CPUS%%,*}
+LAST_CPU=${ALL_CPUS##*,}
 
 
 log "building bkt-serve and bkt-rtt (release)"
@@ -78,7 +81,7 @@ pin_servers() { # cpus: every thread of both servers (new threads inherit)
 }
 setting_on() {
     case $1 in
-    one-core) pin_servers 0 ;;
+    one-core) pin_servers "$FIRST_CPU" ;;
     busy-core)
         taskset -c "$LAST_CPU" bash -c 'while :; do :; done' &
         BUSY_PID=$!
@@ -89,13 +92,20 @@ setting_on() {
 setting_off() {
     case $1 in
     one-core) pin_servers "$ALL_CPUS" ;;
-    busy-core) kill "$BUSY_PID"; wait "$BUSY_PID" 2>/dev/null || true ;;
+    busy-core)
+        kill "$BUSY_PID"
+        wait "$BUSY_PID" 2>/dev/null || true
+        # Reaped: its PID may be reused, so the exit cleanup must not kill it.
+        local kept=() pid
+        for pid in "${PIDS[@]}"; do [[ $pid == "$BUSY_PID" ]] || kept+=("$pid"); done
+        PIDS=("${kept[@]}")
+        ;;
     esac
 }
 client() { # setting server: one bkt-rtt run, its output line
     local args=(--server "${ADDR[$2]}" --count "$COUNT" --warm-up "$WARM_UP" --line HELLO)
     case $1 in
-    one-core) taskset -c 0 "$BKT_RTT" "${args[@]}" ;;
+    one-core) taskset -c "$FIRST_CPU" "$BKT_RTT" "${args[@]}" ;;
     busy-poll) "$BKT_RTT" "${args[@]}" --busy-poll ;;
     *) "$BKT_RTT" "${args[@]}" ;;
     esac
@@ -160,7 +170,7 @@ done
 echo
 echo "notes:"
 echo "- seed/bucket: the seed server's mean latency over bucket-server's (the target asks 3x)."
-echo "- idle: nothing pinned. one-core: both servers and the client on CPU 0. busy-core: a busy"
+echo "- idle: nothing pinned. one-core: both servers and the client on CPU $FIRST_CPU. busy-core: a busy"
 echo "  loop on CPU $LAST_CPU. busy-poll: the client polls instead of sleeping (burns a core)."
 echo "- per s = 1e6 / mean µs; percentiles are per round trip within a run (median over runs)."
 echo "- server CPU: the server process's user + system time (/proc/PID/stat, $CLK_TCK Hz ticks) over"

@@ -11,7 +11,8 @@
 #
 # Each target starts from its checked-in seeds (fuzz/seeds/<target>/, read
 # only) plus a scratch corpus (fuzz/corpus/<target>/, git-ignored, kept
-# between local runs; FUZZ_CORPUS_ROOT moves it). Prints each target's final
+# between local runs; FUZZ_CORPUS_ROOT moves it; FUZZ_LOG_DIR moves the logs
+# from fuzz/target/logs). Prints each target's final
 # libFuzzer stats and exits non-zero when any target found a crash, a leak or
 # a timeout; the input is then in fuzz/artifacts/<target>/ and
 #   cargo fuzz run [-s none] <target> <artifact>
@@ -50,6 +51,18 @@ mkdir -p "$log_dir"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is missing: installing it"
     cargo install cargo-fuzz --locked
+fi
+
+# libfuzzer-sys compiles libFuzzer, which is C++.
+if ! command -v c++ >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "no C++ compiler (libFuzzer needs one): installing g++"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ </dev/null ||
+            { apt-get update -qq </dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ </dev/null; }
+    else
+        echo "no C++ compiler: libFuzzer needs one (install g++ or clang)" >&2
+        exit 1
+    fi
 fi
 
 if $asan; then
