@@ -9,8 +9,8 @@ mod common;
 
 use bucket_proto::decode::{self, Decoded};
 use bucket_proto::{
-    ClientSession, MAX_LINE_LEN, MAX_REPLY_LINE_LEN, Request, RequestError, ServerSession, Verb,
-    encode,
+    ClientError, ClientSession, MAX_LINE_LEN, MAX_REPLY_LINE_LEN, Reason, ReplyCode, Request,
+    RequestError, ServerSession, Verb, encode,
 };
 use common::strategies::{protocol_bytes, split_points};
 use common::*;
@@ -210,28 +210,38 @@ proptest! {
         prop_assert_eq!(run_client(&pending, &[&input], true), run);
     }
 
-    /// A client with nothing pending delivers every reply as it comes, so
-    /// its replies must be exactly what decode::reply reads in a loop.
+    /// A client with nothing pending delivers `500 BCMD BUSY` replies as
+    /// they come and fails on the first other reply (one reply per
+    /// request): what it delivers, and how it fails, must be what
+    /// decode::reply reads in a loop up to there.
     #[test]
     fn client_agrees_with_decode_reply(
         input in prop_oneof![
             prop::collection::vec(any::<u8>(), 0..2048),
             protocol_bytes(48),
+            // BUSY replies, then anything.
+            (1usize..4, protocol_bytes(8)).prop_map(|(n, tail)| {
+                let mut bytes = b"500 BCMD BUSY full\r\n".repeat(n);
+                bytes.extend_from_slice(&tail);
+                bytes
+            }),
         ],
         points in split_points(),
     ) {
         let mut decoded = Vec::new();
         let mut rest = &input[..];
+        let mut want_error = None;
         let mut decode_failed = false;
         loop {
             match decode::reply(rest) {
                 Ok(Decoded::Complete { value, consumed }) => {
-                    let skip = value.payload_len().unwrap_or(0);
-                    decoded.push(value.into_owned());
-                    if (rest.len() - consumed) as u64 <= skip {
+                    let code = value.code();
+                    if code != ReplyCode::BadCommand || value.reason() != Some(Reason::Busy) {
+                        want_error = Some(ClientError::UnrequestedReply { code });
                         break;
                     }
-                    rest = &rest[consumed + skip as usize..];
+                    decoded.push(value.into_owned());
+                    rest = &rest[consumed..];
                 }
                 Ok(Decoded::Incomplete) => break,
                 Err(_) => {
@@ -243,7 +253,10 @@ proptest! {
         let run = run_client(&[], &split_at_indices(&input, &points), false);
         let replies: Vec<_> = run.events.iter().filter_map(|e| e.reply().cloned()).collect();
         prop_assert_eq!(replies, decoded);
-        prop_assert_eq!(run.error.is_some(), decode_failed);
+        match want_error {
+            Some(error) => prop_assert_eq!(run.error, Some(error)),
+            None => prop_assert_eq!(run.error.is_some(), decode_failed),
+        }
     }
 
     #[test]
