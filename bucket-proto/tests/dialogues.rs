@@ -435,18 +435,7 @@ fn broken_answers_end_the_dialogue_with_500_and_the_session_goes_on() {
     for (mut input, error, head) in cases {
         input.extend_from_slice(b"HELLO\n");
         let run = run_server_whole(&input);
-        let rejected = run
-            .events
-            .iter()
-            .find_map(|e| match e {
-                SEv::Rejected(e) => Some(e.clone()),
-                _ => None,
-            })
-            .unwrap();
-        match (&rejected, &error) {
-            (RequestError::Syntax { .. }, RequestError::Syntax { .. }) => {}
-            _ => assert_eq!(rejected, error),
-        }
+        assert_rejected_with(&run, &error);
         let heads = run.reply_heads();
         assert_eq!(heads.last().unwrap(), "100 OK", "{heads:?}");
         assert_eq!(&heads[heads.len() - 2], head, "{heads:?}");
@@ -560,17 +549,6 @@ fn broken_upload_answers_skip_the_payload_or_close_the_session() {
         heads.push("500 BCMD SYNTAX".into());
         let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
         let run = refused_then_closed(input, &heads);
-        let rejected = run
-            .events
-            .iter()
-            .find_map(|e| match e {
-                SEv::Rejected(e) => Some(e.clone()),
-                _ => None,
-            })
-            .unwrap();
-        match (&rejected, &error) {
-            (RequestError::Syntax { .. }, RequestError::Syntax { .. }) => {}
-            _ => assert_eq!(rejected, error, "{input:?}"),
-        }
+        assert_rejected_with(&run, &error);
     }
 }

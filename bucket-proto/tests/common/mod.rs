@@ -367,6 +367,24 @@ pub fn run_server_whole(input: &[u8]) -> ServerRun {
 }
 
 /// [`run_server`] one byte at a time, without end of input.
+/// Asserts that `run` rejected a request with `want` (a `Syntax` error with
+/// any detail when `want` is `Syntax`).
+#[track_caller]
+pub fn assert_rejected_with(run: &ServerRun, want: &RequestError) {
+    let rejected = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SEv::Rejected(e) => Some(e.clone()),
+            _ => None,
+        })
+        .expect("a rejection");
+    match (&rejected, want) {
+        (RequestError::Syntax { .. }, RequestError::Syntax { .. }) => {}
+        _ => assert_eq!(&rejected, want),
+    }
+}
+
 /// Feeds `input` then `HELLO\n` (any split): the replies must be
 /// `heads_want` and the session must then close without reading on, the
 /// HELLO unanswered and no request handed to the application. For refusals
