@@ -16,7 +16,7 @@ use bucket_proto::decode::{self, Decoded};
 use bucket_proto::{BucketName, FileName};
 use bucket_server::Config;
 use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
-use common::{Raw, config, staged_count, start, tree, wait_until};
+use common::{Raw, config, staged_count, start, start_fs, tree, wait_until};
 
 #[test]
 fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
@@ -44,13 +44,29 @@ fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
 }
 
 /// A back-end that fails: writes after `fail_after` bytes return ENOSPC,
-/// or commits fail with EIO. Wraps a MemStore.
+/// or commits fail with EIO, or listing the bucket `locked` fails with an
+/// I/O error of kind `unreadable` (as an unreadable folder makes FsStore
+/// fail: a stand-in for `chmod 000`, which root reads through). Wraps a
+/// MemStore; the default fails nothing.
 #[derive(Clone)]
 struct FailingStore {
     inner: MemStore,
     fail_after: u64,
     fail_commit: bool,
+    unreadable: Option<io::ErrorKind>,
     aborted: Arc<AtomicUsize>,
+}
+
+impl Default for FailingStore {
+    fn default() -> Self {
+        FailingStore {
+            inner: MemStore::new(),
+            fail_after: u64::MAX,
+            fail_commit: false,
+            unreadable: None,
+            aborted: Arc::default(),
+        }
+    }
 }
 
 struct FailingUpload {
@@ -103,7 +119,12 @@ impl Store for FailingStore {
         self.inner.list_buckets()
     }
     fn list_files(&self, b: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
-        self.inner.list_files(b)
+        match self.unreadable {
+            Some(kind) if b.as_str() == "locked" => {
+                Err(io::Error::new(kind, "cannot read locked").into())
+            }
+            _ => self.inner.list_files(b),
+        }
     }
     fn start_upload(
         &self,
@@ -134,10 +155,9 @@ impl Store for FailingStore {
 fn a_back_end_failing_mid_write_or_at_commit_gives_fubf_io_and_no_file() {
     for fail_commit in [false, true] {
         let store = FailingStore {
-            inner: MemStore::new(),
             fail_after: 100_000,
             fail_commit,
-            aborted: Arc::default(),
+            ..FailingStore::default()
         };
         let server = start(config(), store.clone());
         let mut c = Raw::connect(server.local_addr());
@@ -415,4 +435,104 @@ fn ten_thousand_random_lines_are_each_answered_or_closed_cleanly() {
     let mut c = Raw::connect(addr);
     c.send("HELLO\n");
     c.expect_prefix("100 OK");
+}
+
+// ---- LIST_F over a bucket that cannot be read (docs/protocol.md, decision 10)
+
+/// Buckets `a`, `locked` and `z`, one file each.
+fn three_buckets(c: &mut Raw) {
+    c.send("CREATE_B a\nCREATE_B locked\nCREATE_B z\n");
+    c.send("UPLOAD a f 1\nxUPLOAD locked g 1\nyUPLOAD z h 1\nz");
+    for _ in 0..3 {
+        c.expect("300 BCS");
+    }
+    for _ in 0..3 {
+        c.expect("700 FUBS");
+    }
+}
+
+#[test]
+fn list_f_without_a_bucket_leaves_out_a_bucket_the_server_may_not_read() {
+    // docs/protocol.md, decision 10.
+    let store = FailingStore {
+        unreadable: Some(io::ErrorKind::PermissionDenied),
+        ..FailingStore::default()
+    };
+    let server = start(config(), store);
+    let mut c = Raw::connect(server.local_addr());
+    three_buckets(&mut c);
+    c.send("LIST_F\n");
+    c.expect("800 LFS 2");
+    c.expect("a f 1");
+    c.expect("z h 1");
+    // Asked for by name, it still fails, and LIST_B still lists it.
+    c.send("LIST_F locked\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_B\n");
+    c.expect("400 LS 3");
+    c.expect("a");
+    c.expect("locked");
+    c.expect("z");
+}
+
+#[test]
+fn list_f_without_a_bucket_fails_whole_on_any_other_storage_failure() {
+    // A failing disk must not look like buckets without files.
+    let store = FailingStore {
+        unreadable: Some(io::ErrorKind::Other),
+        ..FailingStore::default()
+    };
+    let server = start(config(), store);
+    let mut c = Raw::connect(server.local_addr());
+    three_buckets(&mut c);
+    c.send("LIST_F\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_F a\n");
+    c.expect("800 LFS 1");
+    c.expect("a f 1");
+}
+
+/// On a real filesystem: a hand-made bucket folder with
+/// mode 000. Root reads it anyway; then the test is skipped (the FailingStore
+/// stand-in above covers the logic).
+#[cfg(unix)]
+#[test]
+fn list_f_without_a_bucket_lists_the_others_beside_a_mode_000_folder() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fs(dir.path());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B a\nCREATE_B z\nUPLOAD a f 1\nxUPLOAD z h 1\nz");
+    for reply in ["300 BCS", "300 BCS", "700 FUBS", "700 FUBS"] {
+        c.expect(reply);
+    }
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("g"), b"y").unwrap();
+    /// Gives the folder its permissions back, however the test ends, so
+    /// the temporary directory can be removed.
+    struct Restore<'a>(&'a std::path::Path);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let mode = std::fs::Permissions::from_mode(0o755);
+            let _ = std::fs::set_permissions(self.0, mode);
+        }
+    }
+    let _restore = Restore(&locked);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read_dir(&locked).is_ok() {
+        eprintln!("skipped: permissions are not enforced for this user");
+        return;
+    }
+    c.send("LIST_F\n");
+    c.expect("800 LFS 2");
+    c.expect("a f 1");
+    c.expect("z h 1");
+    c.send("LIST_F locked\n");
+    c.expect_prefix("801 LFF IO");
+    c.send("LIST_B\n");
+    for line in ["400 LS 3", "a", "locked", "z"] {
+        c.expect(line);
+    }
 }
