@@ -52,8 +52,9 @@ pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
 /// `900 FDBS` only the header is written; the caller sends `size` payload
 /// bytes right after it.
 ///
-/// Free text has every ASCII control character replaced by a space, so no
-/// text can end a line early, and is cut to [`MAX_TEXT_LEN`] bytes, so no
+/// Free text has every control character (C0, DEL and C1) replaced by a
+/// space, so no text can end a line early or act on a terminal that shows
+/// it, and is cut to [`MAX_TEXT_LEN`] bytes, so no
 /// line exceeds what a client accepts.
 ///
 /// # Errors
@@ -178,18 +179,25 @@ fn opt_text(t: Option<&str>, out: &mut Vec<u8>) {
 /// [`crate::MAX_REPLY_LINE_LEN`], so every line the encoder writes decodes.
 pub const MAX_TEXT_LEN: usize = 4096;
 
-/// Free text with ASCII controls replaced by spaces, cut at a character
-/// boundary to [`MAX_TEXT_LEN`] bytes.
+/// Free text with control characters (C0, DEL and C1: `char::is_control`)
+/// replaced by spaces, cut at a character boundary to [`MAX_TEXT_LEN`]
+/// bytes.
 fn text(t: &str, out: &mut Vec<u8>) {
     let mut end = t.len().min(MAX_TEXT_LEN);
     while !t.is_char_boundary(end) {
         end -= 1;
     }
-    out.extend(
-        t[..end]
-            .bytes()
-            .map(|b| if b.is_ascii_control() { b' ' } else { b }),
-    );
+    let t = &t[..end];
+    // C1 controls are U+0080–U+009F: 0xC2 0x80–0x9F in UTF-8.
+    if !t.bytes().any(|b| b.is_ascii_control() || b == 0xC2) {
+        out.extend_from_slice(t.as_bytes());
+        return;
+    }
+    let mut buf = [0; 4];
+    for c in t.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
 }
 
 /// Decimal digits of `n`, without allocating.
@@ -212,6 +220,23 @@ pub(crate) fn push_u64(mut n: u64, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::{Reason, decode};
+
+    #[test]
+    fn free_text_loses_every_control_character_c1_included() {
+        let mut out = Vec::new();
+        let reply = Reply::failure(
+            crate::Verb::Download,
+            Reason::Io,
+            "a\u{9b}31mX\u{85}\t\u{7f}é\u{a0}\u{c2}",
+        );
+        super::reply(&reply, &mut out).unwrap();
+        // CSI and NEL (C1), HTAB and DEL become spaces; é, the no-break
+        // space (0xC2 0xA0) and Â (0xC3 0x82) stay.
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "901 FDBF IO a 31mX   é\u{a0}\u{c2}\n"
+        );
+    }
 
     /// Regression: text longer than a client's line limit used to be
     /// written whole, and the reply then failed to decode.

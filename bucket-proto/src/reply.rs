@@ -36,8 +36,12 @@ impl FileEntry<'_> {
 ///
 /// Free text (`text`, `server`, help lines) is for people: one line, no
 /// control characters, at most [`crate::encode::MAX_TEXT_LEN`] bytes. The
-/// encoder replaces any control character with a space and cuts longer text,
-/// so a reply can never break the framing or exceed a client's line limit.
+/// encoder replaces any control character (C0, DEL and C1, as
+/// `char::is_control` says) with a space and cuts longer text, so a reply
+/// can never break the framing or exceed a client's line limit. Names are
+/// not free text: a file name may hold C1 controls (PROTOCOL.md § Names
+/// forbids C0 and DEL only), so a client that shows names to people escapes
+/// them itself.
 ///
 /// The `900 FDBS` payload is not part of the value: it follows the header on
 /// the wire and is handed out by the sessions as separate data events.

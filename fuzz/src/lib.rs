@@ -186,7 +186,8 @@ fn push_merged_c(log: &mut Vec<CEv>, ev: CEv) {
 // ---- canonical values ---------------------------------------------------
 
 /// Free text as the encoder writes it: cut at a character boundary to
-/// `MAX_TEXT_LEN` bytes, ASCII controls replaced by spaces.
+/// `MAX_TEXT_LEN` bytes, control characters (C0, DEL, C1) replaced by
+/// spaces.
 fn clean(t: &str) -> String {
     let mut end = t.len().min(encode::MAX_TEXT_LEN);
     while !t.is_char_boundary(end) {
@@ -194,7 +195,7 @@ fn clean(t: &str) -> String {
     }
     t[..end]
         .chars()
-        .map(|c| if c.is_ascii_control() { ' ' } else { c })
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 

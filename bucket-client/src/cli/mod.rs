@@ -227,7 +227,8 @@ fn printable(text: &impl fmt::Display) -> String {
     text.to_string()
         .chars()
         .map(|c| {
-            if c.is_ascii_control() && c != '\t' && c != '\n' {
+            // C1 controls too (U+0080–U+009F): some terminals act on them.
+            if c.is_control() && c != '\t' && c != '\n' {
                 '?'
             } else {
                 c
@@ -554,6 +555,7 @@ mod printable_tests {
     fn server_text_cannot_carry_terminal_escapes() {
         assert_eq!(printable(&"evil\x1b[2J\x07\rname"), "evil?[2J??name");
         assert_eq!(printable(&"a\tb\nc é"), "a\tb\nc é");
+        assert_eq!(printable(&"csi\u{9b}31m nel\u{85}"), "csi?31m nel?");
     }
 }
 

@@ -46,11 +46,11 @@ pub fn file_name() -> impl Strategy<Value = FileName<'static>> {
     .prop_filter_map("valid file name", |s| FileName::new(s).ok())
 }
 
-/// Free text for people: no ASCII control characters, not empty.
+/// Free text for people: no control characters (C0, DEL, C1), not empty.
 pub fn text() -> impl Strategy<Value = Cow<'static, str>> {
     prop_oneof![
         "[a-z ]{1,20}",
-        r#"[^\x00-\x1f\x7f]{1,40}"#,
+        r#"[^\x00-\x1f\x7f-\u{9f}]{1,40}"#,
         Just(" leading and trailing ".to_owned()),
     ]
     .prop_map(Cow::Owned)
@@ -61,9 +61,9 @@ pub fn opt_text() -> impl Strategy<Value = Option<Cow<'static, str>>> {
     proptest::option::of(text())
 }
 
-/// A line of help/code text: no ASCII control characters, possibly empty.
+/// A line of help/code text: no control characters, possibly empty.
 pub fn line_text() -> impl Strategy<Value = Cow<'static, str>> {
-    r#"[^\x00-\x1f\x7f]{0,30}"#.prop_map(Cow::Owned)
+    r#"[^\x00-\x1f\x7f-\u{9f}]{0,30}"#.prop_map(Cow::Owned)
 }
 
 pub fn verb() -> impl Strategy<Value = Verb> {
@@ -146,7 +146,7 @@ pub fn reply_with_size(
     size: impl Strategy<Value = u64> + 'static,
 ) -> impl Strategy<Value = Reply<'static>> {
     prop_oneof![
-        r#"[^\x00-\x1f\x7f]{0,40}"#.prop_map(|s| Reply::Hello {
+        r#"[^\x00-\x1f\x7f-\u{9f}]{0,40}"#.prop_map(|s| Reply::Hello {
             server: Cow::Owned(s)
         }),
         field().prop_map(|field| Reply::Need { field }),
