@@ -40,8 +40,11 @@ pub enum ClientEvent<'a> {
     /// header whose payload events follow.
     Reply {
         /// The verb of the request it answers: the oldest one not yet
-        /// finally answered; `None` for a reply to nothing (a server sends
-        /// `500 BCMD BUSY` before any request when it is full).
+        /// finally answered; `None` for a `500 BCMD BUSY` that arrived with
+        /// no request waiting. A full server sends BUSY as soon as the
+        /// connection opens, so it usually arrives as the answer to the
+        /// first request (`Some`): to tell a busy server, look at
+        /// `reply.reason() == Some(Reason::Busy)`, not at `None`.
         request: Option<Verb>,
         /// The reply. List items are owned; other text borrows from the
         /// session's buffer.

@@ -150,7 +150,8 @@ impl fmt::Display for ReplyCode {
     }
 }
 
-/// Error from parsing a [`ReplyCode`] or [`Reason`] from text.
+/// Error from parsing a [`ReplyCode`], [`Reason`], [`crate::Verb`] or
+/// [`crate::Field`] from text (their `FromStr`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what}: {text:?}")]
 pub struct UnknownToken {
@@ -164,6 +165,17 @@ impl UnknownToken {
             what,
             text: text.to_owned(),
         }
+    }
+
+    /// What was being parsed: `"reply code"`, `"reason"`, `"verb"` or
+    /// `"field"`.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// The text that named none.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 

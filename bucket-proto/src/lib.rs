@@ -97,7 +97,7 @@ mod scan;
 pub mod server;
 
 pub use client::{ClientEvent, ClientSession};
-pub use codes::{Reason, ReplyCode, ReplyShape};
+pub use codes::{Reason, ReplyCode, ReplyShape, UnknownToken};
 pub use decode::Decoded;
 pub use error::{
     ClientError, DirectReceiveError, EncodeError, ReplyError, RequestError, SendError,

@@ -188,6 +188,19 @@ macro_rules! name_type {
             }
         }
 
+        impl<'a> TryFrom<&'a String> for $ty<'a> {
+            type Error = NameError;
+            fn try_from(name: &'a String) -> Result<Self, NameError> {
+                Self::new(name.as_str())
+            }
+        }
+
+        impl From<$ty<'_>> for String {
+            fn from(name: $ty<'_>) -> String {
+                name.0.into_owned()
+            }
+        }
+
         impl std::str::FromStr for $ty<'static> {
             type Err = NameError;
             fn from_str(name: &str) -> Result<Self, NameError> {

@@ -7,7 +7,7 @@ use crate::codes::ReplyCode;
 use crate::names::{BucketName, FileName};
 
 /// One argument slot of a verb, named as in `150 NEED <field>` prompts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
     /// A bucket name (`bucket`).
     Bucket,
@@ -38,6 +38,15 @@ impl Field {
     }
 }
 
+impl std::str::FromStr for Field {
+    type Err = crate::codes::UnknownToken;
+
+    /// The field with this wire name, in any case (as [`Field::from_token`]).
+    fn from_str(s: &str) -> Result<Field, Self::Err> {
+        Field::from_token(s.trim()).ok_or_else(|| crate::codes::UnknownToken::new("field", s))
+    }
+}
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -49,7 +58,7 @@ macro_rules! verbs {
         req [$($req:ident),*] opt [$($opt:ident),*] ok $ok:ident fail $fail:ident; )*) => {
         /// A BKT/1 verb, by its canonical name (PROTOCOL.md § Requests, the
         /// table of verbs and aliases).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Verb {
             $( $(#[$doc])* $variant, )*
         }

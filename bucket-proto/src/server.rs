@@ -84,6 +84,11 @@ impl ServerConfig {
 }
 
 /// What happened on the connection, for the application to act on.
+///
+/// An event borrows the session's buffer, so the session cannot take a
+/// reply while the event is alive. To answer with text taken from the
+/// request (a name in a failure's text), own what you need first:
+/// `let request = request.into_owned();`, or copy the name out.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use]
 pub enum ServerEvent<'a> {

@@ -738,3 +738,36 @@ proptest! {
         }
     }
 }
+
+/// What a dependent does with the protocol's small types: sort them, key
+/// maps by them, parse them from text, and turn names to and from strings.
+#[test]
+fn verbs_fields_and_names_sort_parse_and_convert() {
+    use std::collections::BTreeSet;
+
+    // Verbs and fields order as declared (canonical order of PROTOCOL.md).
+    assert!(bucket_proto::Verb::ALL.windows(2).all(|w| w[0] < w[1]));
+    let fields: BTreeSet<bucket_proto::Field> = ["size", "NAME", " bucket"]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    assert_eq!(
+        fields.into_iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        ["bucket", "name", "size"]
+    );
+    let unknown = "colour".parse::<bucket_proto::Field>().unwrap_err();
+    assert_eq!((unknown.what(), unknown.text()), ("field", "colour"));
+    let unknown = "NOPE".parse::<bucket_proto::Verb>().unwrap_err();
+    assert_eq!((unknown.what(), unknown.text()), ("verb", "NOPE"));
+
+    let typed = String::from("photos");
+    let bucket = bucket_proto::BucketName::try_from(&typed).unwrap();
+    assert_eq!(String::from(bucket), "photos");
+    let typed = String::from("a b.txt");
+    let file = bucket_proto::FileName::try_from(&typed)
+        .unwrap()
+        .into_owned();
+    drop(typed);
+    assert_eq!(String::from(file), "a b.txt");
+    assert!(bucket_proto::BucketName::try_from(&String::from("../x")).is_err());
+}

@@ -12,9 +12,13 @@
 //! ## Writing a new back-end
 //!
 //! 1. Pick the two associated types. [`Store::Reader`] is what a download
-//!    streams from: make it a *concrete* type that implements
-//!    [`std::io::Read`] (a `std::fs::File` lets `std::io::copy` to a socket use
-//!    `sendfile`/`splice`). [`Store::Upload`] holds one upload in progress.
+//!    streams from: a *concrete* type that implements [`Source`] (an
+//!    [`std::io::Read`] with two optional hints for the server). A
+//!    `std::fs::File` is one, which the server sends with `sendfile`, and so
+//!    is any `std::io::Cursor` over bytes in memory (`Cursor<Vec<u8>>`,
+//!    `Cursor<Arc<[u8]>>`, [`MemReader`]); for anything else, implement
+//!    `Source` with its defaults. [`Store::Upload`] holds one upload in
+//!    progress.
 //! 2. Map names to storage: a [`BucketName`] or [`FileName`] is one path
 //!    component or key segment, never more. Check that it stays one (reject
 //!    with [`StoreError::BadName`] otherwise) so nothing outside your root is
@@ -49,7 +53,9 @@ mod mem;
 use std::io;
 use std::time::SystemTime;
 
-pub use bucket_proto::{BucketName, FileName};
+/// The protocol types a back-end meets, re-exported so that a back-end
+/// needs no second, version-matched dependency on bucket-proto.
+pub use bucket_proto::{BucketName, FileName, NameError, Reason};
 pub use error::StoreError;
 pub use fs::{FsStore, FsUpload};
 pub use mem::{MemBytes, MemReader, MemStore, MemUpload};

@@ -34,11 +34,21 @@ impl AsRef<[u8]> for MemBytes {
     }
 }
 
+impl From<Vec<u8>> for MemBytes {
+    /// Shares `bytes` without copying them.
+    fn from(bytes: Vec<u8>) -> Self {
+        MemBytes(Arc::new(bytes))
+    }
+}
+
 /// What [`MemStore::open`] hands out: a cursor over the file's shared
 /// contents. A replace or delete after `open` does not affect it.
 pub type MemReader = Cursor<MemBytes>;
 
-impl Source for MemReader {
+/// Any cursor over bytes in memory is a [`Source`] that shows its
+/// remaining bytes: [`MemReader`], `Cursor<Vec<u8>>`, `Cursor<Arc<[u8]>>`,
+/// `Cursor<&'static [u8]>`, for a back-end of your own.
+impl<T: AsRef<[u8]> + Send + 'static> Source for Cursor<T> {
     fn remaining_bytes(&self) -> Option<&[u8]> {
         let all = self.get_ref().as_ref();
         let pos = usize::try_from(self.position()).unwrap_or(usize::MAX);

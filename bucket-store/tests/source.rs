@@ -46,3 +46,25 @@ fn mem_readers_offer_the_bytes_not_yet_read() {
     up.commit().unwrap();
     assert_eq!(d.reader.remaining_bytes().unwrap(), b"456789");
 }
+
+/// A back-end of one's own may read downloads from any cursor over bytes
+/// (the crate docs' "Writing a new back-end", step 1): each is a `Source`
+/// that shows what is left to read.
+#[test]
+fn any_cursor_over_bytes_is_a_source_showing_what_is_left() {
+    use std::io::Cursor;
+    use std::sync::Arc;
+
+    fn left_after_two<S: Source>(mut source: S) -> Vec<u8> {
+        let mut two = [0; 2];
+        source.read_exact(&mut two).unwrap();
+        assert!(source.as_file().is_none());
+        source.remaining_bytes().unwrap().to_vec()
+    }
+    assert_eq!(left_after_two(Cursor::new(b"hello".to_vec())), b"llo");
+    let shared: Arc<[u8]> = Arc::from(&b"hello"[..]);
+    assert_eq!(left_after_two(Cursor::new(shared)), b"llo");
+    assert_eq!(left_after_two(Cursor::new(&b"hello"[..])), b"llo");
+    let bytes = bucket_store::MemBytes::from(b"hello".to_vec());
+    assert_eq!(left_after_two(Cursor::new(bytes)), b"llo");
+}
