@@ -315,6 +315,11 @@ impl ClientSession {
                     return self.core.deliver(ListBody::new(code, 0).into_reply());
                 }
                 Ok(ReplyHead::List { code, count }) => {
+                    // Refused at its header, not after `count` items: a
+                    // list nobody asked for could be endless.
+                    if let Err(error) = self.core.check_list(code) {
+                        return Err(self.core.fail(error));
+                    }
                     self.core.state = Rx::List {
                         remaining: count,
                         body: ListBody::new(code, count),
@@ -335,6 +340,18 @@ impl Core {
     fn fail(&mut self, error: ClientError) -> ClientError {
         self.state = Rx::Failed(error.clone());
         error
+    }
+
+    /// Whether a list reply with `code` may answer the oldest pending
+    /// request, judged at its header.
+    fn check_list(&self, code: ReplyCode) -> Result<(), ClientError> {
+        match self.pending.front() {
+            None => Err(ClientError::UnrequestedReply { code }),
+            Some(&verb) if !verb.answered_by(code) => {
+                Err(ClientError::UnexpectedReply { verb, code })
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// Matches a reply to the oldest pending request and hands it out.

@@ -1033,3 +1033,32 @@ fn a_refused_upload_line_never_has_its_payload_read_as_requests() {
     assert_eq!(run.events.last(), Some(&SEv::Closed));
     assert_eq!(run.requests(), []);
 }
+
+/// A list reply that fits no pending request is refused at its header,
+/// before its items: its count may be endless, and each item costs memory.
+#[test]
+fn client_refuses_a_list_nobody_asked_for_at_its_header() {
+    let run = run_client(
+        &[Request::Hello],
+        &[b"400 LS 18446744073709551615\na\nb\n"],
+        false,
+    );
+    assert_eq!(
+        run.error,
+        Some(ClientError::UnexpectedReply {
+            verb: Verb::Hello,
+            code: ReplyCode::BucketList
+        })
+    );
+    let run = run_client(&[], &[b"210 HELP 1000000\n\n\n"], false);
+    assert_eq!(
+        run.error,
+        Some(ClientError::UnrequestedReply {
+            code: ReplyCode::Help
+        })
+    );
+    // The list that fits is still collected to its end.
+    let run = run_client(&[Request::ListBuckets], &[b"400 LS 2\na\nb\n"], false);
+    assert_eq!(run.error, None);
+    assert_eq!(run.events.len(), 1);
+}

@@ -230,26 +230,30 @@ proptest! {
     ) {
         let mut decoded = Vec::new();
         let mut rest = &input[..];
-        let mut want_error = None;
         let mut decode_failed = false;
-        loop {
+        let want_error = loop {
             match decode::reply(rest) {
                 Ok(Decoded::Complete { value, consumed }) => {
                     let code = value.code();
                     if code != ReplyCode::BadCommand || value.reason() != Some(Reason::Busy) {
-                        want_error = Some(ClientError::UnrequestedReply { code });
-                        break;
+                        break Some(ClientError::UnrequestedReply { code });
                     }
                     decoded.push(value.into_owned());
                     rest = &rest[consumed..];
                 }
-                Ok(Decoded::Incomplete) => break,
+                // A list header with items to come is already one nobody
+                // asked for.
+                Ok(Decoded::Incomplete) => {
+                    break list_header_code(rest).map(|code| ClientError::UnrequestedReply { code });
+                }
                 Err(_) => {
-                    decode_failed = true;
-                    break;
+                    let at_header =
+                        list_header_code(rest).map(|code| ClientError::UnrequestedReply { code });
+                    decode_failed = at_header.is_none();
+                    break at_header;
                 }
             }
-        }
+        };
         let run = run_client(&[], &split_at_indices(&input, &points), false);
         let replies: Vec<_> = run.events.iter().filter_map(|e| e.reply().cloned()).collect();
         prop_assert_eq!(replies, decoded);
@@ -365,4 +369,17 @@ fn a_flood_without_line_ends_stays_bounded() {
     let mut client = ClientSession::new();
     client.receive(&chunk);
     assert!(client.poll_event().is_err());
+}
+
+/// The code of the list reply `data` starts with, when its first line is a
+/// whole, valid list header with items to come (`decode::reply` of that
+/// line alone needs more input: only such a header decodes that way).
+fn list_header_code(data: &[u8]) -> Option<ReplyCode> {
+    let line = &data[..=data.iter().position(|&b| b == b'\n')?];
+    if decode::reply(line) != Ok(Decoded::Incomplete) {
+        return None;
+    }
+    let digits = line.split(|&b| b == b' ').next()?;
+    let number: u16 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    ReplyCode::from_number(number)
 }

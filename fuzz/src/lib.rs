@@ -487,8 +487,9 @@ pub fn reply(data: &[u8]) {
         Ok(Decoded::Complete { value, .. }) => {
             Err(ClientError::UnrequestedReply { code: value.code() })
         }
-        Ok(Decoded::Incomplete) => Ok(None),
-        Err(e) => Err(ClientError::Reply(e)),
+        // A list header is judged when it arrives, before its items.
+        Ok(Decoded::Incomplete) => list_header_error(data, None).map_or(Ok(None), Err),
+        Err(e) => Err(list_header_error(data, None).unwrap_or(ClientError::Reply(e))),
     };
     same(&got, &expected, "decode::reply and ClientSession disagree");
 }
@@ -1221,6 +1222,30 @@ pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], feeds: &[(Feed, usi
     ClientRun { events, end }
 }
 
+/// The code of the list reply `data` starts with, when its first line is a
+/// whole, valid list header with items to come (`decode::reply` of that
+/// line alone needs more input: only such a header decodes that way).
+pub fn list_header_code(data: &[u8]) -> Option<ReplyCode> {
+    let line = &data[..=data.iter().position(|&b| b == b'\n')?];
+    if decode::reply(line) != Ok(Decoded::Incomplete) {
+        return None;
+    }
+    let digits = line.split(|&b| b == b' ').next()?;
+    let number: u16 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    ReplyCode::from_number(number)
+}
+
+/// The error a client session gives at a list header that answers no
+/// pending request (`front`), if `data` starts with one.
+fn list_header_error(data: &[u8], front: Option<Verb>) -> Option<ClientError> {
+    let code = list_header_code(data)?;
+    match front {
+        None => Some(ClientError::UnrequestedReply { code }),
+        Some(verb) if !fits(verb, code) => Some(ClientError::UnexpectedReply { verb, code }),
+        Some(_) => None,
+    }
+}
+
 /// What a client that has sent `pending` must make of `data`, computed with
 /// `decode::reply` one reply at a time: the second reading of the grammar
 /// the session must agree with.
@@ -1235,8 +1260,16 @@ pub fn expected_client_run(pending: &[Request<'_>], data: &[u8]) -> ClientRun {
         }
         let (value, consumed) = match decode::reply(&data[at..]) {
             Ok(Decoded::Complete { value, consumed }) => (value, consumed),
-            Ok(Decoded::Incomplete) => break Err(ClientError::UnexpectedEof),
-            Err(e) => break Err(ClientError::Reply(e)),
+            // A list whose header has arrived is judged at its header, before
+            // its items end, or fail to.
+            Ok(Decoded::Incomplete) => {
+                break Err(list_header_error(&data[at..], queue.front().copied())
+                    .unwrap_or(ClientError::UnexpectedEof));
+            }
+            Err(e) => {
+                break Err(list_header_error(&data[at..], queue.front().copied())
+                    .unwrap_or(ClientError::Reply(e)));
+            }
         };
         let request = queue.front().copied();
         let code = value.code();
