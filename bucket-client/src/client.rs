@@ -23,7 +23,8 @@ pub const BUFFER_SIZE: usize = 256 * 1024;
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 
 /// How long a client waits for the server's explanation after a write to the
-/// socket failed (the server may have refused an upload and closed).
+/// socket failed (the server may have refused an upload and closed), at
+/// most: never longer than the client's own time-out.
 const SALVAGE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Receives the progress of an upload or a download, e.g. to drive a
@@ -516,9 +517,56 @@ impl Client {
         })
     }
 
+    /// Before a request: nothing may have arrived since the last final
+    /// reply. A reply with no request waiting is one the server owes nobody
+    /// (one reply per request, PROTOCOL.md § Transport); taken as the next
+    /// request's answer, it would shift every later result by one (a failed
+    /// delete reported as done). So what is already buffered, or waiting on
+    /// the socket, is read now: `500 BCMD BUSY` is a refusal, any other reply
+    /// a protocol error (`UnrequestedReply`), and the connection closes.
+    fn check_quiet(&mut self) -> Result<()> {
+        self.poll_unrequested()?;
+        let mut probe = [0u8; 1];
+        self.stream.set_nonblocking(true).map_err(Error::Io)?;
+        let waiting = self.stream.peek(&mut probe);
+        self.stream.set_nonblocking(false).map_err(Error::Io)?;
+        match waiting {
+            // Bytes with no request waiting: read and judge them.
+            Ok(n) if n > 0 => {
+                self.fill()?;
+                self.poll_unrequested()
+            }
+            // Nothing, or an end or error that the request itself will meet.
+            _ => Ok(()),
+        }
+    }
+
+    /// Polls the session while no request waits: `Ok` when it has nothing
+    /// to deliver; an error for whatever it delivers (see
+    /// [`Client::check_quiet`]).
+    fn poll_unrequested(&mut self) -> Result<()> {
+        match self.session.poll_event()? {
+            None => Ok(()),
+            Some(ClientEvent::Reply {
+                reply: Reply::Failure { code, reason, text },
+                ..
+            }) => Err(Error::Refused {
+                code,
+                reason,
+                text: text.map(|t| t.into_owned()).unwrap_or_default(),
+            }),
+            // The session delivers nothing else with no request waiting.
+            Some(ClientEvent::Reply { reply, .. }) => Err(Error::Protocol(
+                bucket_proto::ClientError::UnrequestedReply { code: reply.code() },
+            )),
+            Some(_) => Err(Error::Closed),
+        }
+    }
+
     /// Encodes `request` and writes it out.
     fn send(&mut self, request: &Request<'_>) -> Result<()> {
         tracing::debug!(?request, "send");
+        self.check_quiet()?;
         self.session.send_request(request)?;
         self.out.clear();
         self.session.poll_transmit(&mut self.out);
@@ -534,7 +582,11 @@ impl Client {
     fn write_failed(&mut self, error: io::Error) -> Error {
         let error = self.timed_out(error, false);
         tracing::debug!(%error, "write failed; looking for a reply");
-        let salvaged = match self.stream.set_read_timeout(Some(SALVAGE_TIMEOUT)) {
+        let wait = match self.stream.read_timeout() {
+            Ok(Some(limit)) => limit.min(SALVAGE_TIMEOUT),
+            _ => SALVAGE_TIMEOUT,
+        };
+        let salvaged = match self.stream.set_read_timeout(Some(wait)) {
             Ok(()) => match self.reply() {
                 Err(refused @ Error::Refused { .. }) => refused,
                 _ => Error::Io(error),
@@ -681,6 +733,7 @@ impl Client {
             size: len,
         };
         tracing::debug!(?request, "send");
+        self.check_quiet()?;
         self.session.send_request(&request)?;
         Ok(())
     }

@@ -593,3 +593,108 @@ fn refused_display_without_text() {
     };
     assert_eq!(e.to_string(), "901 FDBF IO");
 }
+
+/// A server that answers each request line it reads with the next of
+/// `answers`, as given, on one connection.
+fn scripted(answers: Vec<&'static [u8]>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        for answer in answers {
+            let mut line = String::new();
+            if io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let _ = writer.write_all(answer);
+        }
+        let _ = reader.read_to_end(&mut Vec::new());
+    });
+    addr
+}
+
+/// One reply per request (PROTOCOL.md § Transport): a server that answers
+/// twice must not have its extra reply taken as the next request's answer,
+/// which would report a failed delete as done. Whether the extra reply came
+/// with the first or arrives later, the next call fails as a protocol error
+/// and the connection closes.
+#[test]
+fn an_extra_reply_is_a_protocol_error_not_the_next_answer() {
+    let bucket = BucketName::new("x").unwrap();
+    let (a, missing) = (
+        FileName::new("a").unwrap(),
+        FileName::new("missing").unwrap(),
+    );
+    let unrequested = |e: &Error| {
+        matches!(
+            e,
+            Error::Protocol(bucket_proto::ClientError::UnrequestedReply {
+                code: ReplyCode::FileDeleted
+            })
+        )
+    };
+    // In the same segment as the first reply.
+    let addr = scripted(vec![
+        b"1000 DFS\n1000 DFS\n",
+        b"1001 DFF NO_SUCH_FILE no such file\n",
+    ]);
+    let mut c = connect(addr);
+    c.delete_file(&bucket, &a).unwrap();
+    let e = c.delete_file(&bucket, &missing).unwrap_err();
+    assert!(unrequested(&e), "{e:?}");
+    assert!(!c.is_open());
+    // Arriving after the first call returned.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.read(&mut [0u8; 64]);
+        let _ = stream.write_all(b"1000 DFS\n");
+        thread::sleep(Duration::from_millis(50));
+        let _ = stream.write_all(b"1000 DFS\n");
+        let _ = stream.read_to_end(&mut Vec::new());
+    });
+    let mut c = connect(addr);
+    c.delete_file(&bucket, &a).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let e = c.delete_file(&bucket, &missing).unwrap_err();
+    assert!(unrequested(&e), "{e:?}");
+    assert!(!c.is_open());
+}
+
+/// A server that takes the upload's line and 1 MiB, then stops reading: the
+/// upload fails as a time-out soon after the client's own time-out, not
+/// after a fixed two-second wait for an explanation on top of it.
+#[test]
+fn an_upload_into_a_stalled_server_keeps_to_the_clients_time_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut first = vec![0u8; 1 << 20];
+        let _ = stream.read_exact(&mut first);
+        thread::sleep(Duration::from_secs(10));
+    });
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(300)).unwrap();
+    let payload = vec![7u8; 64 << 20];
+    let started = std::time::Instant::now();
+    let e = c
+        .upload(
+            &b("x"),
+            &FileName::new("f").unwrap(),
+            &payload[..],
+            payload.len() as u64,
+        )
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::TimedOut),
+        "{e:?}"
+    );
+    // 300 ms to notice, at most 300 ms more to look for a reply; the old
+    // fixed wait alone was 2 s.
+    assert!(took < Duration::from_millis(1800), "took {took:?}");
+    assert!(!c.is_open());
+}
