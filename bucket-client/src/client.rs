@@ -550,11 +550,7 @@ impl Client {
             Some(ClientEvent::Reply {
                 reply: Reply::Failure { code, reason, text },
                 ..
-            }) => Err(Error::Refused {
-                code,
-                reason,
-                text: text.map(|t| t.into_owned()).unwrap_or_default(),
-            }),
+            }) => Err(refused(code, reason, text)),
             // The session delivers nothing else with no request waiting.
             Some(ClientEvent::Reply { reply, .. }) => Err(Error::Protocol(
                 bucket_proto::ClientError::UnrequestedReply { code: reply.code() },
@@ -628,11 +624,7 @@ impl Client {
             Ok(Some(ClientEvent::Reply {
                 reply: Reply::Failure { code, reason, text },
                 ..
-            })) => Some(Error::Refused {
-                code,
-                reason,
-                text: text.map(|t| t.into_owned()).unwrap_or_default(),
-            }),
+            })) => Some(refused(code, reason, text)),
             Ok(Some(ClientEvent::Reply { reply, .. })) => Some(unexpected(Verb::Upload, &reply)),
             Ok(Some(ClientEvent::Closed)) => Some(Error::Closed),
             Ok(Some(ClientEvent::PayloadData(_) | ClientEvent::PayloadEnd)) => {
@@ -695,11 +687,7 @@ impl Client {
                 Some(ClientEvent::Reply { request, reply }) => {
                     tracing::debug!(?reply, "reply");
                     return match reply {
-                        Reply::Failure { code, reason, text } => Err(Error::Refused {
-                            code,
-                            reason,
-                            text: text.map(|t| t.into_owned()).unwrap_or_default(),
-                        }),
+                        Reply::Failure { code, reason, text } => Err(refused(code, reason, text)),
                         Reply::Need { .. } => Err(Error::UnexpectedReply {
                             verb: request.unwrap_or(Verb::Hello),
                             code: ReplyCode::Need,
@@ -976,6 +964,19 @@ fn socket_errno(errno: rustix::io::Errno) -> bool {
             | Errno::SHUTDOWN
             | Errno::NOBUFS
     )
+}
+
+/// [`Error::Refused`] for a failure reply's parts.
+fn refused(
+    code: ReplyCode,
+    reason: bucket_proto::Reason,
+    text: Option<std::borrow::Cow<'_, str>>,
+) -> Error {
+    Error::Refused {
+        code,
+        reason,
+        text: text.map(|t| t.into_owned()).unwrap_or_default(),
+    }
 }
 
 fn unexpected(verb: Verb, reply: &Reply<'_>) -> Error {
