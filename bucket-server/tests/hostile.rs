@@ -439,8 +439,16 @@ fn ten_thousand_random_lines_are_each_answered_or_closed_cleanly() {
 
 // ---- LIST_F over a bucket that cannot be read (docs/protocol.md, decision 10)
 
-/// Buckets `a`, `locked` and `z`, one file each.
-fn three_buckets(c: &mut Raw) {
+/// A server over a [`FailingStore`] whose bucket `locked` fails to list
+/// with an error of `kind`, holding buckets `a`, `locked` and `z` with one
+/// file each, and a connection to it.
+fn three_buckets_one_unreadable(kind: io::ErrorKind) -> (bucket_server::RunningServer, Raw) {
+    let store = FailingStore {
+        unreadable: Some(kind),
+        ..FailingStore::default()
+    };
+    let server = start(config(), store);
+    let mut c = Raw::connect(server.local_addr());
     c.send("CREATE_B a\nCREATE_B locked\nCREATE_B z\n");
     c.send("UPLOAD a f 1\nxUPLOAD locked g 1\nyUPLOAD z h 1\nz");
     for _ in 0..3 {
@@ -449,18 +457,13 @@ fn three_buckets(c: &mut Raw) {
     for _ in 0..3 {
         c.expect("700 FUBS");
     }
+    (server, c)
 }
 
 #[test]
 fn list_f_without_a_bucket_leaves_out_a_bucket_the_server_may_not_read() {
     // docs/protocol.md, decision 10.
-    let store = FailingStore {
-        unreadable: Some(io::ErrorKind::PermissionDenied),
-        ..FailingStore::default()
-    };
-    let server = start(config(), store);
-    let mut c = Raw::connect(server.local_addr());
-    three_buckets(&mut c);
+    let (_server, mut c) = three_buckets_one_unreadable(io::ErrorKind::PermissionDenied);
     c.send("LIST_F\n");
     c.expect("800 LFS 2");
     c.expect("a f 1");
@@ -478,13 +481,7 @@ fn list_f_without_a_bucket_leaves_out_a_bucket_the_server_may_not_read() {
 #[test]
 fn list_f_without_a_bucket_fails_whole_on_any_other_storage_failure() {
     // A failing disk must not look like buckets without files.
-    let store = FailingStore {
-        unreadable: Some(io::ErrorKind::Other),
-        ..FailingStore::default()
-    };
-    let server = start(config(), store);
-    let mut c = Raw::connect(server.local_addr());
-    three_buckets(&mut c);
+    let (_server, mut c) = three_buckets_one_unreadable(io::ErrorKind::Other);
     c.send("LIST_F\n");
     c.expect_prefix("801 LFF IO");
     c.send("LIST_F a\n");
