@@ -29,7 +29,7 @@ use crate::error::{ClientError, ReplyError, SendError};
 use crate::framing::{Frame, LineFramer, MAX_REPLY_LINE_LEN};
 use crate::parse::{self, ListBody, ReplyHead};
 use crate::reply::Reply;
-use crate::request::{Request, Verb};
+use crate::request::{Field, Request, Verb};
 use crate::{Reason, ReplyCode, encode};
 
 /// What the server sent, for the application to act on.
@@ -342,49 +342,59 @@ impl Core {
         error
     }
 
-    /// Whether a list reply with `code` may answer the oldest pending
-    /// request, judged at its header.
-    fn check_list(&self, code: ReplyCode) -> Result<(), ClientError> {
-        match self.pending.front() {
-            None => Err(ClientError::UnrequestedReply { code }),
-            Some(&verb) if !verb.answered_by(code) => {
-                Err(ClientError::UnexpectedReply { verb, code })
-            }
-            Some(_) => Ok(()),
+    /// The pending request a reply with `code` answers: the oldest one, or
+    /// `None` for a `500 BCMD BUSY` (`busy`) that arrived with none waiting.
+    /// `need` is the field a `150 NEED` asks for.
+    ///
+    /// One reply per request (PROTOCOL.md § Transport): a reply when none
+    /// is pending is an error, but for BUSY, which a full server sends
+    /// before any request (docs/protocol.md, decision 12). A prompt fits
+    /// only if it asks for one of the verb's required fields; any other
+    /// reply, if its code answers the verb.
+    fn answered(
+        &self,
+        code: ReplyCode,
+        need: Option<Field>,
+        busy: bool,
+    ) -> Result<Option<Verb>, ClientError> {
+        let Some(&verb) = self.pending.front() else {
+            return match busy {
+                true => Ok(None),
+                false => Err(ClientError::UnrequestedReply { code }),
+            };
+        };
+        let fits = match need {
+            Some(field) => verb.required().contains(&field),
+            None => verb.answered_by(code),
+        };
+        match fits {
+            true => Ok(Some(verb)),
+            false => Err(ClientError::UnexpectedReply { verb, code }),
         }
     }
 
-    /// Matches a reply to the oldest pending request and hands it out.
-    ///
-    /// One reply per request (PROTOCOL.md § Transport): a reply when none
-    /// is pending is an error, but for `500 BCMD BUSY`, which a full server
-    /// sends before any request (docs/protocol.md, decision 12). A
-    /// `150 NEED` prompt is delivered for the pending request, which it does
-    /// not end, only if it asks for one of that verb's required fields.
+    /// Whether a list reply with `code` may answer the oldest pending
+    /// request, judged at its header (see [`Core::answered`]).
+    fn check_list(&self, code: ReplyCode) -> Result<(), ClientError> {
+        self.answered(code, None, false).map(drop)
+    }
+
+    /// Matches a reply to the oldest pending request ([`Core::answered`])
+    /// and hands it out; a final reply ends that request.
     fn deliver<'a>(&mut self, reply: Reply<'a>) -> Result<Option<ClientEvent<'a>>, ClientError> {
         let code = reply.code();
-        let Some(verb) = self.pending.front().copied() else {
-            if code == ReplyCode::BadCommand && reply.reason() == Some(Reason::Busy) {
-                return Ok(Some(ClientEvent::Reply {
-                    request: None,
-                    reply,
-                }));
-            }
-            return Err(self.fail(ClientError::UnrequestedReply { code }));
+        let need = match &reply {
+            Reply::Need { field } => Some(*field),
+            _ => None,
         };
-        let fits = match &reply {
-            Reply::Need { field } => verb.required().contains(field),
-            _ => verb.answered_by(code),
+        let busy = code == ReplyCode::BadCommand && reply.reason() == Some(Reason::Busy);
+        let request = match self.answered(code, need, busy) {
+            Ok(request) => request,
+            Err(error) => return Err(self.fail(error)),
         };
-        if !fits {
-            return Err(self.fail(ClientError::UnexpectedReply { verb, code }));
-        }
-        if reply.is_final() {
+        if request.is_some() && reply.is_final() {
             self.pending.pop_front();
         }
-        Ok(Some(ClientEvent::Reply {
-            request: Some(verb),
-            reply,
-        }))
+        Ok(Some(ClientEvent::Reply { request, reply }))
     }
 }
