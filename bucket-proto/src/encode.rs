@@ -61,7 +61,6 @@ pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
 /// [`EncodeError`] when a [`Reply::Success`] or [`Reply::Failure`] carries a
 /// code of the wrong kind; nothing is appended then.
 pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    let code = reply.code();
     match reply {
         Reply::Success { code, .. } if !code.is_one_line_success() => {
             return Err(EncodeError::NotASuccessCode(*code));
@@ -71,7 +70,15 @@ pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         }
         _ => {}
     }
-    head(code, out);
+    line(reply, out);
+    items(reply, out);
+    Ok(())
+}
+
+/// Appends the reply's first line (for a list, its header with the count),
+/// LF included, whatever the code's kind: [`reply`] checks that first.
+pub(crate) fn line(reply: &Reply<'_>, out: &mut Vec<u8>) {
+    head(reply.code(), out);
     match reply {
         Reply::Hello { server } => {
             out.push(b' ');
@@ -94,24 +101,33 @@ pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             out.extend_from_slice(reason.as_str().as_bytes());
             opt_text(t.as_deref(), out);
         }
+        Reply::Help { lines } | Reply::Codes { lines } => count(lines.len(), out),
+        Reply::Buckets { buckets } => count(buckets.len(), out),
+        Reply::Files { files } => count(files.len(), out),
+        Reply::Download { size } => {
+            out.push(b' ');
+            push_u64(*size, out);
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Appends a list reply's item lines; nothing for other replies.
+fn items(reply: &Reply<'_>, out: &mut Vec<u8>) {
+    match reply {
         Reply::Help { lines } | Reply::Codes { lines } => {
-            count(lines.len(), out);
             for line in lines {
                 text(line, out);
                 out.push(b'\n');
             }
-            return Ok(());
         }
         Reply::Buckets { buckets } => {
-            count(buckets.len(), out);
             for b in buckets {
                 arg(b, out);
                 out.push(b'\n');
             }
-            return Ok(());
         }
         Reply::Files { files } => {
-            count(files.len(), out);
             for f in files {
                 arg(&f.bucket, out);
                 out.push(b' ');
@@ -120,15 +136,9 @@ pub fn reply(reply: &Reply<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
                 push_u64(f.size, out);
                 out.push(b'\n');
             }
-            return Ok(());
         }
-        Reply::Download { size } => {
-            out.push(b' ');
-            push_u64(*size, out);
-        }
+        _ => {}
     }
-    out.push(b'\n');
-    Ok(())
 }
 
 /// Appends one argument: bare when every character may stand bare and it is
@@ -164,7 +174,6 @@ fn head(code: ReplyCode, out: &mut Vec<u8>) {
 fn count(n: usize, out: &mut Vec<u8>) {
     out.push(b' ');
     push_u64(n as u64, out);
-    out.push(b'\n');
 }
 
 fn opt_text(t: Option<&str>, out: &mut Vec<u8>) {

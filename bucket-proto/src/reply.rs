@@ -2,6 +2,7 @@
 //! Replies.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use crate::codes::{Reason, ReplyCode};
 use crate::names::{BucketName, FileName};
@@ -75,7 +76,8 @@ pub enum Reply<'a> {
     Success {
         /// One of 300, 600, 700, 1000.
         code: ReplyCode,
-        /// Free text for people; `None` sends nothing after the mnemonic.
+        /// Free text for people; `None` sends nothing after the mnemonic,
+        /// and so does `Some("")`, which therefore decodes as `None`.
         text: Option<Cow<'a, str>>,
     },
     /// A failure: `code mnemonic reason [text]`, for every `x01` code and
@@ -85,7 +87,8 @@ pub enum Reply<'a> {
         code: ReplyCode,
         /// The machine-readable reason.
         reason: Reason,
-        /// Free text for people.
+        /// Free text for people; `None` sends nothing after the reason, and
+        /// so does `Some("")`, which therefore decodes as `None`.
         text: Option<Cow<'a, str>>,
     },
     /// `400 LS <count>` then one bucket name per line.
@@ -105,23 +108,37 @@ pub enum Reply<'a> {
     },
 }
 
+/// The reply's first line as it goes on the wire, without its LF:
+/// `701 FUBF NO_SUCH_BUCKET no such bucket`, `900 FDBS 1024`, and for a list
+/// its header only (`400 LS 3`). Free text is written as the encoder writes
+/// it, control characters replaced by spaces. For logs and messages.
+impl fmt::Display for Reply<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = Vec::new();
+        crate::encode::line(self, &mut line);
+        line.pop(); // the LF
+        f.write_str(&String::from_utf8_lossy(&line))
+    }
+}
+
 impl<'a> Reply<'a> {
     /// A failure reply for `verb` with `reason` and free `text`: the code is
-    /// the verb's own failure code ([`Verb::failure_code`]).
+    /// the verb's own failure code ([`Verb::failure_code`]). An empty `text`
+    /// is `None`, as it decodes.
     pub fn failure(verb: Verb, reason: Reason, text: impl Into<Cow<'a, str>>) -> Self {
         Reply::Failure {
             code: verb.failure_code(),
             reason,
-            text: Some(text.into()),
+            text: non_empty(text.into()),
         }
     }
 
-    /// A `500 BCMD` reply with `reason` and `text`.
+    /// A `500 BCMD` reply with `reason` and `text` (`None` when empty).
     pub fn bad_command(reason: Reason, text: impl Into<Cow<'a, str>>) -> Self {
         Reply::Failure {
             code: ReplyCode::BadCommand,
             reason,
-            text: Some(text.into()),
+            text: non_empty(text.into()),
         }
     }
 
@@ -213,6 +230,88 @@ impl<'a> Reply<'a> {
                 files: files.into_iter().map(FileEntry::into_owned).collect(),
             },
             Reply::Download { size } => Reply::Download { size },
+        }
+    }
+}
+
+/// `None` for empty text: the encoder sends nothing for it either way, and
+/// the decoder gives `None` back.
+fn non_empty(text: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::decode;
+
+    fn names(bucket: &'static str, name: &'static str) -> (BucketName<'static>, FileName<'static>) {
+        (
+            BucketName::new(bucket).unwrap(),
+            FileName::new(name).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_reply_displays_as_its_first_line_on_the_wire() {
+        let (bucket, name) = names("photos", "cat.jpg");
+        let cases = [
+            (
+                Reply::failure(Verb::Upload, Reason::NoSuchBucket, "no\tsuch\nbucket"),
+                "701 FUBF NO_SUCH_BUCKET no such bucket",
+            ),
+            (Reply::Download { size: 1024 }, "900 FDBS 1024"),
+            (
+                Reply::Hello {
+                    server: "bucket-server/0.1.0".into(),
+                },
+                "100 OK BKT/1 bucket-server/0.1.0",
+            ),
+            (Reply::Need { field: Field::Size }, "150 NEED size"),
+            (Reply::success(Verb::DeleteFile).unwrap(), "1000 DFS"),
+            (
+                Reply::Files {
+                    files: vec![FileEntry {
+                        bucket: bucket.clone(),
+                        name,
+                        size: 7,
+                    }],
+                },
+                "800 LFS 1",
+            ),
+            (
+                Reply::Buckets {
+                    buckets: vec![bucket.clone(), bucket],
+                },
+                "400 LS 2",
+            ),
+        ];
+        for (reply, shown) in cases {
+            assert_eq!(reply.to_string(), shown);
+            // The same bytes the encoder sends, up to the first LF.
+            let mut wire = Vec::new();
+            crate::encode::reply(&reply, &mut wire).unwrap();
+            let first = wire.split(|&b| b == b'\n').next().unwrap();
+            assert_eq!(first, shown.as_bytes());
+        }
+    }
+
+    #[test]
+    fn empty_text_is_none_so_a_failure_survives_a_round_trip() {
+        for reply in [
+            Reply::failure(Verb::DeleteBucket, Reason::NotEmpty, ""),
+            Reply::bad_command(Reason::Syntax, String::new()),
+        ] {
+            let mut wire = Vec::new();
+            crate::encode::reply(&reply, &mut wire).unwrap();
+            match decode::reply(&wire).unwrap() {
+                decode::Decoded::Complete { value, consumed } => {
+                    assert_eq!(value, reply);
+                    assert_eq!(consumed, wire.len());
+                }
+                decode::Decoded::Incomplete => panic!("a whole reply decodes"),
+            }
         }
     }
 }

@@ -241,6 +241,20 @@ pub enum Request<'a> {
     },
 }
 
+/// The request line as it goes on the wire, without its LF:
+/// `UPLOAD photos "my cat.jpg" 1024` (names quoted where they must be, as
+/// [`crate::encode::request`] writes them). For logs and messages. A name may
+/// hold C1 control characters (PROTOCOL.md § Names forbids only C0 and DEL),
+/// which this writes as they are.
+impl fmt::Display for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = Vec::new();
+        crate::encode::request(self, &mut line);
+        line.pop(); // the LF
+        f.write_str(&String::from_utf8_lossy(&line))
+    }
+}
+
 impl Request<'_> {
     /// The request's verb.
     pub fn verb(&self) -> Verb {
@@ -326,8 +340,40 @@ impl Request<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_displays_as_its_line_on_the_wire_and_parses_back() {
+        let bucket = BucketName::new("photos").unwrap();
+        let cases = [
+            (
+                Request::Upload {
+                    bucket: bucket.clone(),
+                    name: FileName::new("my \"cat\".jpg").unwrap(),
+                    size: 1024,
+                },
+                r#"UPLOAD photos "my \"cat\".jpg" 1024"#,
+            ),
+            (Request::ListFiles { bucket: None }, "LIST_F"),
+            (
+                Request::Help {
+                    topic: Some(Verb::DeleteFile),
+                },
+                "HELP DELETE_F",
+            ),
+            (Request::Hello, "HELLO"),
+        ];
+        for (request, shown) in cases {
+            assert_eq!(request.to_string(), shown);
+            let line = format!("{request}\n");
+            match crate::decode::request(line.as_bytes()).unwrap() {
+                crate::decode::Decoded::Complete { value, .. } => assert_eq!(value, request),
+                crate::decode::Decoded::Incomplete => panic!("{line:?} is a whole line"),
+            }
+        }
+    }
 
     #[test]
     fn a_verb_is_answered_by_its_own_codes_and_bcmd_never_by_a_prompt() {
