@@ -33,10 +33,12 @@ pub enum Error {
         got: u64,
     },
 
-    /// The server broke BKT/1 (malformed reply, reply to the wrong request,
-    /// end of input inside a reply).
+    /// The server broke BKT/1: a malformed reply, a reply with no request
+    /// waiting, or the end of input inside a reply. A well-formed reply that
+    /// does not fit the request is [`Error::UnexpectedReply`] instead, never
+    /// `Protocol(ClientError::UnexpectedReply)`.
     #[error("protocol error: {0}")]
-    Protocol(#[from] bucket_proto::ClientError),
+    Protocol(bucket_proto::ClientError),
 
     /// The server refused the request with a failure reply: the reply's code
     /// (the verb's `x01` code or `500 BCMD`), its machine-readable reason and
@@ -62,8 +64,10 @@ pub enum Error {
     #[error("bad name: {0}")]
     BadName(#[from] NameError),
 
-    /// The server sent a well-formed reply this client does not expect here,
-    /// e.g. a `150 NEED` prompt to a request that carried every argument.
+    /// The server sent a well-formed reply this client does not expect here:
+    /// a code that answers another verb, or a `150 NEED` prompt to a request
+    /// that carried every argument (whether the session or this client
+    /// noticed it).
     #[error("unexpected reply {code} to {verb}")]
     UnexpectedReply {
         /// The verb of the request being answered.
@@ -83,6 +87,14 @@ impl Error {
     /// refusals the server answers and stays connected for, and for bad
     /// names caught before sending. A refusal with reason `TOO_LARGE` or
     /// `BUSY` breaks it: the server closes the connection after those.
+    ///
+    /// This judges by the error alone. One refusal breaks the connection
+    /// whatever its reason: one that arrives while an upload's payload is
+    /// still being sent. PROTOCOL.md lets a server answer early only with
+    /// `TOO_LARGE`; from a server that answers early with another reason, the
+    /// client cannot tell whether the rest of the payload would be read, so
+    /// it stops and closes. [`Client::is_open`](crate::Client::is_open)
+    /// tells in every case.
     pub fn breaks_connection(&self) -> bool {
         match self {
             Error::Refused { reason, .. } => matches!(reason, Reason::TooLarge | Reason::Busy),
@@ -104,6 +116,20 @@ impl Error {
         match self {
             Error::Refused { reason, .. } => Some(*reason),
             _ => None,
+        }
+    }
+}
+
+impl From<bucket_proto::ClientError> for Error {
+    /// A reply that does not fit its request becomes
+    /// [`Error::UnexpectedReply`], so that one variant covers it; the rest
+    /// are [`Error::Protocol`].
+    fn from(error: bucket_proto::ClientError) -> Self {
+        match error {
+            bucket_proto::ClientError::UnexpectedReply { verb, code } => {
+                Error::UnexpectedReply { verb, code }
+            }
+            other => Error::Protocol(other),
         }
     }
 }

@@ -664,6 +664,83 @@ fn an_extra_reply_is_a_protocol_error_not_the_next_answer() {
     assert!(!c.is_open());
 }
 
+/// A `150 NEED` prompt to a request that needs no more arguments is one
+/// error, `Error::UnexpectedReply`, whether the verb takes that field at all
+/// (`HELLO`: the protocol session notices) or the request carried it
+/// (`DELETE_F`: the client notices).
+#[test]
+fn a_prompt_to_a_whole_request_is_an_unexpected_reply_whoever_notices() {
+    let addr = scripted(vec![b"150 NEED bucket\n"]);
+    let e = connect(addr).hello().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::UnexpectedReply {
+                verb: Verb::Hello,
+                code: ReplyCode::Need
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.breaks_connection());
+
+    let addr = scripted(vec![b"150 NEED bucket\n"]);
+    let e = connect(addr).delete_file(&b("x"), &f("a")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::UnexpectedReply {
+                verb: Verb::DeleteFile,
+                code: ReplyCode::Need
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+/// A server that refuses an upload with `NO_SUCH_BUCKET` before reading its
+/// payload (PROTOCOL.md allows an early answer for `TOO_LARGE` only) and then
+/// reads on: the client stops sending, returns the refusal and closes, as
+/// `Error::breaks_connection`'s docs say, and `is_open` says so.
+#[test]
+fn an_early_refusal_of_any_reason_ends_the_upload_and_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (read_tx, read_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut line = String::new();
+        io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        writer
+            .write_all(b"701 FUBF NO_SUCH_BUCKET no such bucket\n")
+            .unwrap();
+        // Let the client fill the socket buffers first, so that it is still
+        // sending when it sees the reply.
+        thread::sleep(Duration::from_millis(200));
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        let _ = read_tx.send(rest.len());
+    });
+    let mut c = connect(addr);
+    let payload = vec![7u8; 64 << 20];
+    let e = c
+        .upload(&b("x"), &f("a"), &payload[..], payload.len() as u64)
+        .unwrap_err();
+    assert_eq!(
+        refused(&e),
+        (ReplyCode::FileUploadFailed, Reason::NoSuchBucket)
+    );
+    assert!(!c.is_open());
+    assert!(matches!(c.hello(), Err(Error::Closed)), "the next call");
+    let read = read_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        read < payload.len(),
+        "the client stopped early: {read} bytes"
+    );
+}
+
 /// A server that takes the upload's line and 1 MiB, then stops reading: the
 /// upload fails as a time-out soon after the client's own time-out, not
 /// after a fixed two-second wait for an explanation on top of it.
