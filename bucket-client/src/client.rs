@@ -180,18 +180,11 @@ impl Client {
         if self.closed || self.session.is_closed() {
             return false;
         }
-        if self.stream.set_nonblocking(true).is_err() {
-            return false;
+        match recv_now(&self.stream, &mut [0u8; 1], Recv::Peek) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(error) => error.kind() == io::ErrorKind::WouldBlock,
         }
-        let mut byte = [0u8; 1];
-        let peeked = self.stream.peek(&mut byte);
-        let restored = self.stream.set_nonblocking(false).is_ok();
-        restored
-            && match peeked {
-                Ok(0) => false,
-                Ok(_) => true,
-                Err(error) => error.kind() == io::ErrorKind::WouldBlock,
-            }
     }
 
     // ---- operations ---------------------------------------------------
@@ -526,11 +519,7 @@ impl Client {
     /// a protocol error (`UnrequestedReply`), and the connection closes.
     fn check_quiet(&mut self) -> Result<()> {
         self.poll_unrequested()?;
-        let mut probe = [0u8; 1];
-        self.stream.set_nonblocking(true).map_err(Error::Io)?;
-        let waiting = self.stream.peek(&mut probe);
-        self.stream.set_nonblocking(false).map_err(Error::Io)?;
-        match waiting {
+        match recv_now(&self.stream, &mut [0u8; 1], Recv::Peek) {
             // Bytes with no request waiting: read and judge them.
             Ok(n) if n > 0 => {
                 self.fill()?;
@@ -603,10 +592,7 @@ impl Client {
     /// next send could only report `EPIPE`.
     fn early_reply(&mut self) -> Option<Error> {
         let mut scratch = [0u8; 1024];
-        self.stream.set_nonblocking(true).ok()?;
-        let got = self.stream.read(&mut scratch);
-        self.stream.set_nonblocking(false).ok()?;
-        match got {
+        match recv_now(&self.stream, &mut scratch, Recv::Take) {
             Ok(0) => self.session.receive_eof(),
             Ok(n) => self.session.receive(&scratch[..n]),
             Err(e)
@@ -942,6 +928,43 @@ pub fn ignored_signals() -> u64 {
             u64::from_str_radix(mask.trim(), 16).ok()
         })
         .unwrap_or(0)
+}
+
+/// Whether [`recv_now`] takes the bytes it reads or only looks at them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recv {
+    Take,
+    Peek,
+}
+
+/// Reads what has already arrived on `stream` into `buf` without waiting:
+/// `WouldBlock` when nothing has, `Ok(0)` at the end of input. With
+/// [`Recv::Peek`] the bytes stay to be read again.
+///
+/// One `recv(MSG_DONTWAIT)` on Linux; elsewhere the socket is made
+/// non-blocking around the read, two more system calls, and an error
+/// setting it back is returned.
+fn recv_now(stream: &TcpStream, buf: &mut [u8], how: Recv) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::net::RecvFlags;
+        let flags = match how {
+            Recv::Take => RecvFlags::DONTWAIT,
+            Recv::Peek => RecvFlags::DONTWAIT | RecvFlags::PEEK,
+        };
+        Ok(rustix::net::recv(stream, buf, flags)?.0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let mut stream = stream;
+        stream.set_nonblocking(true)?;
+        let got = match how {
+            Recv::Take => stream.read(buf),
+            Recv::Peek => stream.peek(buf),
+        };
+        stream.set_nonblocking(false)?;
+        got
+    }
 }
 
 /// Whether a failed `sendfile(2)` is the socket's fault rather than the
