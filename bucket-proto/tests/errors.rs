@@ -189,6 +189,11 @@ fn unknown_verbs() {
         b"GET / HTTP/1.1\r\n",
         b"_\n",
         b"LS\n",
+        // The user directory one seed sketched (docs/protocol.md, "Moving
+        // from the course dialects") is not BKT/1.
+        b"REGISTER alice\n",
+        b"UNREGISTER alice\n",
+        b"CONNECT alice\n",
     ] {
         assert_eq!(decode::request(line), Err(RequestError::UnknownVerb));
         let run = refused_then_usable(line, "500 BCMD UNKNOWN_VERB");
