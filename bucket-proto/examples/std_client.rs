@@ -13,12 +13,21 @@
 //! requests (and upload payloads), write out what `poll_transmit` gives,
 //! read bytes into the session, take events until it needs more. The
 //! session matches each reply to its request, so pipelining needs no
-//! bookkeeping here. `bucket-client` is the same loop behind a blocking API.
+//! bookkeeping here. The script and its transcript have no I/O and are in
+//! `shared/script.rs`, which `tokio_client.rs` runs on tokio.
+//! `bucket-client` is the same loop behind a blocking API.
+//!
+//! Writing every request before reading is fine for this short script; a
+//! client pipelining more than the socket buffers hold must read while it
+//! writes (as `tokio_client.rs` does), or both ends block writing.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use bucket_proto::{BucketName, ClientEvent, ClientSession, FileName, Request, encode};
+use bucket_proto::ClientSession;
+
+#[path = "shared/script.rs"]
+mod script;
 
 #[allow(dead_code)] // tests/examples.rs includes this file and calls `run`
 fn main() -> io::Result<()> {
@@ -38,75 +47,21 @@ fn main() -> io::Result<()> {
 /// Socket errors, a bucket name that is not valid, and the server breaking
 /// the protocol (`InvalidData`).
 pub fn run(mut stream: TcpStream, bucket: &str) -> io::Result<Vec<String>> {
-    let invalid = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
-    let bucket = BucketName::new(bucket).map_err(invalid)?;
-    let name = FileName::new("hello.txt").map_err(invalid)?;
-    let payload = b"hello, buckets\n";
-
-    // Queue every request at once: the session encodes them in order.
+    // Queue every request at once, then write them all.
     let mut session = ClientSession::new();
-    let requests = [
-        Request::Hello,
-        Request::CreateBucket {
-            bucket: bucket.clone(),
-        },
-        Request::Upload {
-            bucket: bucket.clone(),
-            name: name.clone(),
-            size: payload.len() as u64,
-        },
-        Request::ListFiles {
-            bucket: Some(bucket.clone()),
-        },
-        Request::Download {
-            bucket: bucket.clone(),
-            name: name.clone(),
-        },
-        Request::DeleteFile {
-            bucket: bucket.clone(),
-            name,
-        },
-        Request::DeleteBucket { bucket },
-        Request::Quit,
-    ];
-    for request in &requests {
-        session.send_request(request).map_err(io::Error::other)?;
-        if request.payload_len().is_some() {
-            // UPLOAD's payload goes right after its line.
-            session.send_payload(payload).map_err(io::Error::other)?;
-        }
-    }
+    script::queue(&mut session, bucket)?;
     let mut out = Vec::new();
     session.poll_transmit(&mut out);
     stream.write_all(&out)?;
 
     // Read replies until the server closes after 200 BYE.
-    let mut transcript = Vec::new();
-    let mut downloaded = Vec::new();
-    loop {
-        match session.poll_event() {
-            Ok(Some(ClientEvent::Reply { request, reply })) => {
-                let mut wire = Vec::new();
-                encode::reply(&reply, &mut wire).map_err(io::Error::other)?;
-                let wire = String::from_utf8_lossy(&wire);
-                let verb = request.map_or("(none)".to_string(), |v| v.to_string());
-                let mut lines = wire.lines();
-                transcript.push(format!("{verb} -> {}", lines.next().unwrap_or_default()));
-                transcript.extend(lines.map(|item| format!("    {item}")));
-            }
-            Ok(Some(ClientEvent::PayloadData(data))) => downloaded.extend_from_slice(data),
-            Ok(Some(ClientEvent::PayloadEnd)) => {
-                transcript.push(format!("    {:?}", String::from_utf8_lossy(&downloaded)));
-            }
-            Ok(Some(ClientEvent::Closed)) => return Ok(transcript),
-            Ok(None) => {
-                let buf = session.receive_buffer(64 * 1024);
-                match stream.read(buf)? {
-                    0 => session.receive_eof(),
-                    n => session.commit_received(n),
-                }
-            }
-            Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+    let mut transcript = script::Transcript::default();
+    while !transcript.take_events(&mut session)? {
+        let buf = session.receive_buffer(64 * 1024);
+        match stream.read(buf)? {
+            0 => session.receive_eof(),
+            n => session.commit_received(n),
         }
     }
+    Ok(transcript.into_lines())
 }

@@ -25,7 +25,10 @@
 //!
 //! On sockets, see the examples: `examples/std_server.rs` (a whole server
 //! in memory, one thread per connection) and `examples/std_client.rs` (a
-//! pipelined client session), both on std's blocking `TcpStream`.
+//! pipelined client session), both on std's blocking `TcpStream`, and
+//! `examples/tokio_server.rs` (one task per connection) and
+//! `examples/tokio_client.rs` (reading replies while it writes), which run
+//! the same I/O-free answers and script (`examples/shared/`) on tokio.
 //!
 //! ## A whole exchange, in memory
 //! ```
