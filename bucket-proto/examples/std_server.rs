@@ -60,9 +60,7 @@ fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
     let mut out = Vec::new();
     loop {
         // 1. Answer every event the bytes received so far hold.
-        let download = answerer
-            .answer_events(&mut session)
-            .map_err(io::Error::other)?;
+        let download = answerer.answer_events(&mut session)?;
         // 2. Send what the session queued (replies, prompts), then a
         //    download's payload, written straight from the store.
         out.clear();
@@ -70,9 +68,7 @@ fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
         stream.write_all(&out)?;
         if let Some(payload) = download {
             stream.write_all(&payload)?;
-            session
-                .payload_sent_directly(payload.len() as u64)
-                .map_err(io::Error::other)?;
+            session.payload_sent_directly(payload.len() as u64)?;
             continue; // more requests may be buffered already
         }
         if session.is_closed() {

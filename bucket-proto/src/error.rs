@@ -277,3 +277,90 @@ pub enum ClientError {
     #[error("connection closed inside a reply")]
     UnexpectedEof,
 }
+
+/// For a connection loop that returns `io::Result`: a [`SendError`] is a
+/// mistake of the code driving the session, kind
+/// [`std::io::ErrorKind::Other`], with the `SendError` as its source.
+impl From<SendError> for std::io::Error {
+    fn from(error: SendError) -> Self {
+        std::io::Error::other(error)
+    }
+}
+
+/// For a connection loop that returns `io::Result`: a [`ClientError`] is the
+/// server breaking BKT/1, kind [`std::io::ErrorKind::InvalidData`], with the
+/// `ClientError` as its source.
+impl From<ClientError> for std::io::Error {
+    fn from(error: ClientError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+    }
+}
+
+/// For a loop that returns `io::Result`: kind
+/// [`std::io::ErrorKind::InvalidInput`] (more bytes reported than there was
+/// room for), with the error as its source.
+impl From<DirectReceiveError> for std::io::Error {
+    fn from(error: DirectReceiveError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+    }
+}
+
+/// For a loop that returns `io::Result`: kind
+/// [`std::io::ErrorKind::InvalidInput`] (a reply that cannot be encoded), with
+/// the error as its source.
+impl From<EncodeError> for std::io::Error {
+    fn from(error: EncodeError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    /// The io::Error conversions keep the error itself as the source, under
+    /// the kind their docs give.
+    #[test]
+    fn session_errors_become_io_errors_of_their_kind() {
+        let cases: [(io::Error, io::ErrorKind, String); 4] = [
+            (
+                SendError::NoRequest.into(),
+                io::ErrorKind::Other,
+                SendError::NoRequest.to_string(),
+            ),
+            (
+                ClientError::UnexpectedEof.into(),
+                io::ErrorKind::InvalidData,
+                ClientError::UnexpectedEof.to_string(),
+            ),
+            (
+                EncodeError::NotASuccessCode(ReplyCode::Ok).into(),
+                io::ErrorKind::InvalidInput,
+                EncodeError::NotASuccessCode(ReplyCode::Ok).to_string(),
+            ),
+            (
+                DirectReceiveError { given: 2, room: 1 }.into(),
+                io::ErrorKind::InvalidInput,
+                DirectReceiveError { given: 2, room: 1 }.to_string(),
+            ),
+        ];
+        for (error, kind, text) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(error.to_string(), text);
+            assert!(error.get_ref().is_some(), "{error} keeps its source");
+        }
+        let error: io::Error = ClientError::UnexpectedEof.into();
+        assert_eq!(
+            error
+                .into_inner()
+                .unwrap()
+                .downcast::<ClientError>()
+                .ok()
+                .map(|e| *e),
+            Some(ClientError::UnexpectedEof)
+        );
+    }
+}

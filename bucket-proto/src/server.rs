@@ -252,9 +252,45 @@ impl ServerSession {
     /// Bytes received and not yet processed. A server should stop reading
     /// while this is large and [`ServerSession::poll_event`] returns `None`
     /// (it then waits for a reply), so a client cannot make it buffer without
-    /// bound.
+    /// bound. [`ServerSession::wants_input`] says when to read.
     pub fn buffered(&self) -> usize {
         self.rx.len()
+    }
+
+    /// After [`ServerSession::poll_event`] returned `None`: whether the
+    /// session waits for more input (`true`: read from the peer, or tell it
+    /// the input ended) or for the application (`false`: a reply to
+    /// [`ServerSession::send_reply`], or a download's payload). `false` once
+    /// closed or told that the input ended.
+    ///
+    /// A connection loop reads only while this holds. Reading while the
+    /// session waits for a reply or a payload would buffer what a pipelining
+    /// client sends without bound, and a loop that waits for input then,
+    /// with a download's payload still owed, never wakes.
+    ///
+    /// ```
+    /// use bucket_proto::{Reply, ServerSession};
+    ///
+    /// let mut session = ServerSession::default();
+    /// assert!(session.wants_input());
+    /// session.receive(b"DOWNLOAD photos cat.jpg\nHELLO\n");
+    /// assert!(session.poll_event().is_some()); // the DOWNLOAD request
+    /// assert!(session.poll_event().is_none());
+    /// assert!(!session.wants_input()); // its reply is owed
+    /// session.send_reply(&Reply::Download { size: 3 }).unwrap();
+    /// assert!(!session.wants_input()); // now its 3 payload bytes
+    /// session.send_payload(b"abc").unwrap();
+    /// assert!(session.poll_event().is_some()); // HELLO, already buffered
+    /// ```
+    pub fn wants_input(&self) -> bool {
+        !self.core.eof
+            && matches!(
+                self.core.state,
+                State::Idle
+                    | State::Dialogue { .. }
+                    | State::ReceivingPayload { .. }
+                    | State::DiscardingPayload { .. }
+            )
     }
 
     // ---- events -------------------------------------------------------
@@ -698,6 +734,68 @@ fn encode_infallible(reply: &Reply<'_>, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::{BucketName, FileName};
+
+    /// `wants_input` after `poll_event` returned `None`, through every state
+    /// that waits: input in a dialogue and in both kinds of payload, the
+    /// application for a reply and for a download's payload, nothing at
+    /// the end of input or once closed.
+    #[test]
+    fn wants_input_tells_waiting_for_the_peer_from_waiting_for_the_application() {
+        let mut s = ServerSession::default();
+        let drain = |s: &mut ServerSession| {
+            while !matches!(s.poll_event(), None | Some(ServerEvent::Closed)) {}
+        };
+
+        // A dialogue: the prompt is the session's own, then it wants the line.
+        s.receive(b"CREATE_B\n");
+        drain(&mut s);
+        assert_eq!(s.state(), ServerState::Dialogue);
+        assert!(s.wants_input());
+        s.receive(b"photos\n");
+        drain(&mut s);
+        assert_eq!(s.state(), ServerState::AwaitingReply);
+        assert!(!s.wants_input());
+        s.send_reply(&Reply::success(Verb::CreateBucket).unwrap())
+            .unwrap();
+
+        // An upload's payload, half received.
+        s.receive(b"UPLOAD photos a 4\nab");
+        drain(&mut s);
+        assert_eq!(s.state(), ServerState::ReceivingPayload);
+        assert!(s.wants_input());
+        s.receive(b"cd");
+        drain(&mut s);
+        assert!(!s.wants_input(), "the upload's reply is owed");
+        s.send_reply(&Reply::success(Verb::Upload).unwrap())
+            .unwrap();
+
+        // A refused upload's payload, skipped by the session.
+        s.receive(b"UPLOAD photos a\\b 4\nab");
+        drain(&mut s);
+        assert_eq!(s.state(), ServerState::DiscardingPayload);
+        assert!(s.wants_input());
+        s.receive(b"cd");
+        drain(&mut s);
+        assert_eq!(s.state(), ServerState::Idle);
+        assert!(s.wants_input());
+
+        // A download: the reply, then its payload, are the application's.
+        s.receive(b"DOWNLOAD photos a\n");
+        drain(&mut s);
+        assert!(!s.wants_input());
+        s.send_reply(&Reply::Download { size: 2 }).unwrap();
+        assert_eq!(s.state(), ServerState::SendingPayload);
+        assert!(!s.wants_input());
+        s.send_payload(b"ab").unwrap();
+        assert!(s.wants_input());
+
+        // The end of input, then closed.
+        s.receive_eof();
+        assert!(!s.wants_input());
+        drain(&mut s);
+        assert!(s.is_closed());
+        assert!(!s.wants_input());
+    }
 
     /// Regression: after `900 FDBS 0` the session owes no payload, and a
     /// zero-byte direct or queued payload must not fail (it used to return

@@ -230,9 +230,7 @@ impl<S: Store> Connection<'_, S> {
                     upload.commit_received(n);
                 }
                 self.payload_bytes += n as u64;
-                self.session
-                    .payload_received_directly(n as u64)
-                    .map_err(io::Error::other)?;
+                self.session.payload_received_directly(n as u64)?;
             } else {
                 self.session.commit_received(n);
                 if n >= read_size {
@@ -395,9 +393,7 @@ impl<S: Store> Connection<'_, S> {
             log.finish(self.peer, &reply, sent, result.as_ref().err());
         }
         result?;
-        self.session
-            .payload_sent_directly(sent)
-            .map_err(io::Error::other)?;
+        self.session.payload_sent_directly(sent)?;
         Ok(())
     }
 }

@@ -43,9 +43,9 @@ pub fn queue(session: &mut ClientSession, bucket: &str) -> io::Result<()> {
         Request::Quit,
     ];
     for request in &requests {
-        session.send_request(request).map_err(io::Error::other)?;
+        session.send_request(request)?;
         if request.payload_len().is_some() {
-            session.send_payload(payload).map_err(io::Error::other)?;
+            session.send_payload(payload)?;
         }
     }
     Ok(())
@@ -71,7 +71,7 @@ impl Transcript {
             match session.poll_event() {
                 Ok(Some(ClientEvent::Reply { request, reply })) => {
                     let mut wire = Vec::new();
-                    encode::reply(&reply, &mut wire).map_err(io::Error::other)?;
+                    encode::reply(&reply, &mut wire)?;
                     let wire = String::from_utf8_lossy(&wire);
                     let verb = request.map_or("(none)".to_string(), |v| v.to_string());
                     let mut lines = wire.lines();
@@ -87,7 +87,7 @@ impl Transcript {
                 }
                 Ok(Some(ClientEvent::Closed)) => return Ok(true),
                 Ok(None) => return Ok(false),
-                Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+                Err(error) => return Err(error.into()),
             }
         }
     }
