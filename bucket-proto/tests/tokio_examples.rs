@@ -1,6 +1,7 @@
 //! The tokio examples (`examples/tokio_server.rs`, `examples/tokio_client.rs`)
 //! run against each other and against the std ones over 127.0.0.1, so what
-//! they show stays true and the four interoperate.
+//! they show stays true and the four interoperate; the checks of the servers'
+//! answers run against both servers.
 #![allow(clippy::unwrap_used)]
 // Each example is a crate of its own and includes `examples/shared/*.rs`
 // itself; this test includes a std and a tokio example of each side, so
@@ -144,9 +145,15 @@ async fn the_std_client_runs_its_whole_session_against_the_tokio_server_beside_a
     assert_eq!(line, "100 OK BKT/1 tokio_server-example/0.1\n");
 }
 
+/// Both servers answer the same bad input, dialogues and failures alike.
 #[tokio::test]
-async fn the_tokio_server_answers_bad_input_dialogues_and_failures() {
-    let addr = start_tokio_server().await;
+async fn both_servers_answer_bad_input_dialogues_and_failures() {
+    for addr in [start_tokio_server().await, start_std_server()] {
+        bad_input_dialogues_and_failures(addr).await;
+    }
+}
+
+async fn bad_input_dialogues_and_failures(addr: SocketAddr) {
     let replies = exchange(
         addr,
         b"FOO\n\
@@ -224,12 +231,13 @@ async fn the_tokio_server_answers_a_bad_line_and_goes_on() {
 }
 
 #[tokio::test]
-async fn an_upload_cut_short_by_the_peer_leaves_nothing_on_the_tokio_server() {
-    let addr = start_tokio_server().await;
-    let replies = exchange(addr, b"CREATE_B b\nUPLOAD b f 10\nabc").await;
-    assert_eq!(replies, b"300 BCS\n");
-    let replies = exchange(addr, b"LIST_F b\nQUIT\n").await;
-    assert_eq!(replies, b"800 LFS 0\n200 BYE\n");
+async fn an_upload_cut_short_by_the_peer_leaves_nothing_on_either_server() {
+    for addr in [start_tokio_server().await, start_std_server()] {
+        let replies = exchange(addr, b"CREATE_B b\nUPLOAD b f 10\nabc").await;
+        assert_eq!(replies, b"300 BCS\n");
+        let replies = exchange(addr, b"LIST_F b\nQUIT\n").await;
+        assert_eq!(replies, b"800 LFS 0\n200 BYE\n");
+    }
 }
 
 /// A payload many reads and writes long goes up and comes back whole, on
