@@ -761,10 +761,20 @@ fn pump_server(
             match app.deferred.take() {
                 Some((reply, payload, seed)) => {
                     assert_eq!(server.state(), ServerState::AwaitingReply);
+                    assert!(!server.wants_input(), "waits for a reply, not input");
                     answer(server, &reply, &payload, tx, seed);
                     continue;
                 }
-                None => return,
+                None => {
+                    // Nothing owed by the application: input is what the
+                    // session waits for.
+                    assert!(
+                        server.wants_input(),
+                        "nothing to do, yet no input wanted in {:?}",
+                        server.state()
+                    );
+                    return;
+                }
             }
         };
         let ev = SEv::from_event(event);
