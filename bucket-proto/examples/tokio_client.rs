@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 #[path = "shared/script.rs"]
 mod script;
 
-#[allow(dead_code)] // tests/tokio_examples.rs includes this file and calls `run`
+#[allow(dead_code)] // tests/examples.rs includes this file and calls `run`
 #[tokio::main]
 async fn main() -> io::Result<()> {
     let addr = std::env::args().nth(1);

@@ -30,7 +30,7 @@ pub use memory::Files;
 /// What this server calls itself in `100 OK`.
 const SERVER: &str = "tokio_server-example/0.1";
 
-#[allow(dead_code)] // tests/tokio_examples.rs includes this file and calls `serve`
+#[allow(dead_code)] // tests/examples.rs includes this file and calls `serve`
 #[tokio::main]
 async fn main() -> io::Result<()> {
     let addr = std::env::args().nth(1);
