@@ -387,7 +387,6 @@ impl<S: Store> Connection<'_, S> {
                 Ok(())
             }
         });
-        self.payload_bytes = sent;
         self.last_activity = Instant::now();
         if let Some(log) = &self.log {
             log.finish(self.peer, &reply, sent, result.as_ref().err());
@@ -445,7 +444,7 @@ impl Write for Counted<'_> {
 }
 
 /// `sendfile(2)` until `len` bytes are sent or the file ends, from the
-/// file's current position, adding each chunk sent to `sent`. `Ok(false)`
+/// file's current position, counting them in `sent` (0 at the call). `Ok(false)`
 /// when the file cannot be sent this way (nothing was sent; the caller
 /// copies instead).
 #[cfg(target_os = "linux")]
@@ -456,16 +455,16 @@ fn sendfile_all(
     sent: &mut u64,
 ) -> io::Result<bool> {
     use rustix::io::Errno;
-    let start = *sent;
-    while *sent - start < len {
-        let chunk = usize::try_from(len - (*sent - start))
+    debug_assert_eq!(*sent, 0);
+    while *sent < len {
+        let chunk = usize::try_from(len - *sent)
             .unwrap_or(usize::MAX)
             .min(1 << 30);
         match rustix::fs::sendfile(stream, file, None, chunk) {
             Ok(0) => break, // the file is shorter than announced
             Ok(n) => *sent += n as u64,
             Err(Errno::INTR) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if *sent == start => {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if *sent == 0 => {
                 return Ok(false);
             }
             // The socket's write timeout ran out (SO_SNDTIMEO): the peer stopped reading.

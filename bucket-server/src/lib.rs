@@ -49,9 +49,9 @@ pub struct Config {
     /// Most connections served at once (default 1024). One more is answered
     /// `500 BCMD BUSY` and closed.
     pub max_connections: usize,
-    /// How long a connection may go without receiving a byte, and how long a
-    /// request line may take to arrive, before it is closed (default 300 s).
-    /// A transfer that keeps moving is never cut by it.
+    /// How long a connection may go without a byte moving either way, and how
+    /// long a request line may take to arrive, before it is closed (default
+    /// 300 s). A transfer that keeps moving is never cut by it.
     pub idle_timeout: Duration,
     /// Largest upload accepted, in bytes (default: no limit). A larger one is
     /// answered `701 FUBF TOO_LARGE` and the connection closed.

@@ -114,8 +114,9 @@ fn main() -> ExitCode {
 
 /// Descriptors a connection may hold at once: its socket, the clone kept to
 /// cut it at shutdown, and a file being sent or a staged upload (with the
-/// bucket folder opened to fsync it).
-const FDS_PER_CONNECTION: u64 = 4;
+/// bucket folder opened to fsync it, and for a direct-I/O upload the writer
+/// thread's own handle on the staged file).
+const FDS_PER_CONNECTION: u64 = 5;
 
 /// Raises the soft limit on open files to the hard limit, as nginx's
 /// `worker_rlimit_nofile` and Go programs do at start. The usual default

@@ -369,7 +369,7 @@ fn open_files_limits(pid: u32) -> (String, String) {
 #[cfg(target_os = "linux")]
 fn the_binary_raises_a_low_open_files_limit_and_warns_when_it_cannot() {
     let dir = tempfile::tempdir().unwrap();
-    // A soft limit of 64 (two connections take four descriptors each at
+    // A soft limit of 64 (two connections take five descriptors each at
     // most) is raised to the hard limit, and many connections are served.
     let (mut child, addr, _) = spawn_binary(&dir.path().join("a"), &ulimit("-Sn 64"), &[]);
     let (soft, hard) = open_files_limits(child.id());
