@@ -375,10 +375,8 @@ impl DirectWriter {
 
     /// The next block back from the writer thread, or the error that
     /// stopped it.
+    /// Called only while no error is recorded (`write` and `finish` check).
     fn returned_block(&mut self) -> io::Result<AlignedBlock> {
-        if let Some(e) = self.failure() {
-            return Err(e);
-        }
         match self.from_writer.recv() {
             Ok(Ok(block)) => {
                 self.with_writer -= 1;
@@ -391,9 +389,10 @@ impl DirectWriter {
 
     /// The error the writer thread stopped on, after it has stopped (it
     /// sends its error before it ends): taken from `from_writer`, where it
-    /// waits behind any blocks written before it, or the one taken earlier.
+    /// waits behind any blocks written before it. Called only while no error
+    /// is recorded yet.
     fn writer_error(&mut self) -> io::Error {
-        while self.failed.is_none() {
+        loop {
             match self.from_writer.recv() {
                 Ok(Ok(block)) => {
                     self.with_writer -= 1;
@@ -404,8 +403,6 @@ impl DirectWriter {
                 Err(_) => return io::Error::other("the upload's writer thread stopped"),
             }
         }
-        self.failure()
-            .unwrap_or_else(|| io::Error::other("the upload's writer thread stopped"))
     }
 
     /// Records `e`, the error that stopped the writer thread, and returns

@@ -10,10 +10,9 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 use bucket_store::{FsStore, FsUpload, Store, StoreError, Upload};
-use common::{bucket, file, pattern, put, read};
+use common::{Tmpfs, bucket, file, pattern, put, read};
 
 const MIB: usize = 1 << 20;
 /// Sizes around FsStore's 1 MiB threshold and 4 MiB block, and past its
@@ -201,34 +200,12 @@ fn receive_buffer_commit_beyond_the_room_panics() {
     assert!(result.is_err());
 }
 
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    /// A tmpfs of `size` (e.g. "8m"), or `None` when mounting is not allowed.
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
     let Some(tmpfs) = Tmpfs::mount("8m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
-    let root = tmpfs.0.path().join("root");
+    let root = tmpfs.path().join("root");
     for direct in [true, false] {
         let store = store(&root, direct);
         match store.start_upload(&bucket("b"), &file("huge"), 64 * MIB as u64) {
@@ -256,24 +233,47 @@ fn an_upload_larger_than_the_free_space_is_refused_before_its_payload() {
     }
 }
 
-/// On an 8 MiB tmpfs, two direct uploads start together (each fits the
-/// free space then): a 6 MiB one, which commits, and one of `second_size`
-/// bytes, which no longer fits. Its failed block write on the writer thread
-/// must come back as ENOSPC, on a later `write` or at `commit`, never as
-/// success, and leave nothing of it behind, its direct-I/O slot included.
-fn the_second_of_two_uploads_runs_out_of_space(second_size: usize) {
-    let Some(tmpfs) = Tmpfs::mount("8m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
-    };
-    let root = tmpfs.0.path().join("root");
-    let store = store(&root, true);
+/// On a tmpfs of `size`, two direct uploads start together (each fits the
+/// free space then): a 6 MiB one, which is written and committed (its bytes
+/// are returned), and one of `second_size` bytes, returned started. `None`
+/// where no tmpfs can be mounted.
+fn two_uploads_the_first_committed(
+    size: &str,
+    second_size: usize,
+) -> Option<(Tmpfs, FsStore, FsUpload, Vec<u8>)> {
+    let tmpfs = Tmpfs::mount(size)?;
+    let store = store(&tmpfs.path().join("root"), true);
     let mut first = start(&store, "first", 6 * MIB);
-    let mut second = start(&store, "second", second_size);
+    let second = start(&store, "second", second_size);
     assert!(first.is_direct() && second.is_direct());
     let bytes = pattern(11, 6 * MIB);
     first.write_all(&bytes).unwrap();
     first.commit().unwrap();
+    Some((tmpfs, store, second, bytes))
+}
+
+/// After the second upload failed: the first is whole, nothing of the
+/// second is left, its direct-I/O slot included.
+fn only_the_first_is_left(store: &FsStore, first: &[u8]) {
+    assert!(read(store, "b", "first").unwrap() == first);
+    assert!(matches!(
+        store.open(&bucket("b"), &file("second")),
+        Err(StoreError::NoSuchFile)
+    ));
+    assert!(staging_is_empty(store));
+    assert_eq!(store.direct_uploads_in_progress(), 0);
+}
+
+/// On an 8 MiB tmpfs, a 6 MiB upload commits and a second one of
+/// `second_size` bytes no longer fits. Its failed block write on the writer
+/// thread must come back as ENOSPC, on a later `write` or at `commit`, never
+/// as success, and leave nothing of it behind.
+fn the_second_of_two_uploads_runs_out_of_space(second_size: usize) {
+    let Some((_tmpfs, store, mut second, first)) =
+        two_uploads_the_first_committed("8m", second_size)
+    else {
+        return;
+    };
     let failed = second
         .write_all(&pattern(12, second_size))
         .map_err(StoreError::from)
@@ -283,13 +283,7 @@ fn the_second_of_two_uploads_runs_out_of_space(second_size: usize) {
         Err(e) => panic!("expected ENOSPC, got {e}"),
         Ok(()) => panic!("{second_size} more bytes were committed into a full filesystem"),
     }
-    assert!(read(&store, "b", "first").unwrap() == bytes);
-    assert!(matches!(
-        store.open(&bucket("b"), &file("second")),
-        Err(StoreError::NoSuchFile)
-    ));
-    assert!(staging_is_empty(&store));
-    assert_eq!(store.direct_uploads_in_progress(), 0);
+    only_the_first_is_left(&store, &first);
 }
 
 #[test]
@@ -310,17 +304,10 @@ fn a_failed_last_block_fails_the_commit_even_with_no_tail() {
 fn a_full_disk_is_reported_as_enospc_after_the_writer_thread_stopped_on_it() {
     // A 9 MiB tmpfs: both uploads fit at the start; once the first has
     // committed 6 MiB, the second's first block (4 MiB) no longer fits.
-    let Some(tmpfs) = Tmpfs::mount("9m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some((_tmpfs, store, mut second, first)) = two_uploads_the_first_committed("9m", 8 * MIB)
+    else {
         return;
     };
-    let root = tmpfs.0.path().join("root");
-    let store = store(&root, true);
-    let mut first = start(&store, "first", 6 * MIB);
-    let mut second = start(&store, "second", 8 * MIB);
-    assert!(first.is_direct() && second.is_direct());
-    first.write_all(&pattern(13, 6 * MIB)).unwrap();
-    first.commit().unwrap();
     // Two full blocks, through the receive buffer as the server does: the
     // first goes to the writer thread, which fails on it and stops.
     for _ in 0..2 {
@@ -338,10 +325,5 @@ fn a_full_disk_is_reported_as_enospc_after_the_writer_thread_stopped_on_it() {
     assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
     let enospc = std::io::Error::from_raw_os_error(28).to_string();
     assert!(e.to_string().contains(&enospc), "{e}");
-    assert!(matches!(
-        store.open(&bucket("b"), &file("second")),
-        Err(StoreError::NoSuchFile)
-    ));
-    assert!(staging_is_empty(&store));
-    assert_eq!(store.direct_uploads_in_progress(), 0);
+    only_the_first_is_left(&store, &first);
 }

@@ -8,10 +8,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use bucket_store::{FsStore, Store, StoreError};
-use common::{bucket, file_names, put, read};
+use common::{Tmpfs, bucket, file_names, put, read};
 
 /// A crash leaves a staged upload, the filesystem is
 /// remounted read-only, the server starts again. Needs permission to mount
@@ -20,26 +19,10 @@ use common::{bucket, file_names, put, read};
 #[cfg(target_os = "linux")]
 #[test]
 fn a_read_only_root_with_stale_uploads_opens_and_serves_downloads() {
-    use std::process::Command;
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(tmpfs) = Tmpfs::mount("1m") else {
         return;
-    }
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(dir.path());
-    let root = dir.path().join("root");
+    };
+    let root = tmpfs.path().join("root");
 
     let store = FsStore::open(&root).expect("open");
     store.create_bucket(&bucket("b")).expect("create");
@@ -47,12 +30,7 @@ fn a_read_only_root_with_stale_uploads_opens_and_serves_downloads() {
     let staging = store.staging_dir().to_owned();
     drop(store);
     fs::write(staging.join(".bkt-up-1-2-3"), b"cut off").expect("stale file");
-    let remounted = Command::new("mount")
-        .args(["-o", "remount,ro"])
-        .arg(dir.path())
-        .status()
-        .expect("mount");
-    assert!(remounted.success());
+    tmpfs.remount_read_only();
 
     let store = FsStore::open(&root).expect("a read-only root opens");
     let staged: Vec<_> = fs::read_dir(store.staging_dir())
