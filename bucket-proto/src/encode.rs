@@ -112,6 +112,18 @@ pub(crate) fn line(reply: &Reply<'_>, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// Writes to `f` the one line `encode` appends to an empty buffer, without
+/// its LF: what `Display` shows of a request or a reply.
+pub(crate) fn fmt_line(
+    f: &mut std::fmt::Formatter<'_>,
+    encode: impl FnOnce(&mut Vec<u8>),
+) -> std::fmt::Result {
+    let mut line = Vec::new();
+    encode(&mut line);
+    line.pop(); // the LF
+    f.write_str(&String::from_utf8_lossy(&line))
+}
+
 /// Appends a list reply's item lines; nothing for other replies.
 fn items(reply: &Reply<'_>, out: &mut Vec<u8>) {
     match reply {

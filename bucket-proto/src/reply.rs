@@ -114,10 +114,7 @@ pub enum Reply<'a> {
 /// it, control characters replaced by spaces. For logs and messages.
 impl fmt::Display for Reply<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut line = Vec::new();
-        crate::encode::line(self, &mut line);
-        line.pop(); // the LF
-        f.write_str(&String::from_utf8_lossy(&line))
+        crate::encode::fmt_line(f, |line| crate::encode::line(self, line))
     }
 }
 

@@ -248,10 +248,7 @@ pub enum Request<'a> {
 /// which this writes as they are.
 impl fmt::Display for Request<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut line = Vec::new();
-        crate::encode::request(self, &mut line);
-        line.pop(); // the LF
-        f.write_str(&String::from_utf8_lossy(&line))
+        crate::encode::fmt_line(f, |line| crate::encode::request(self, line))
     }
 }
 

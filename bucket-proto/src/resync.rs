@@ -27,6 +27,7 @@
 
 use crate::parse;
 use crate::request::Verb;
+use crate::scan::is_sep;
 
 /// What follows a refused request line, as far as its shape tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +38,6 @@ pub(crate) enum PayloadAfter {
     Bytes(u64),
     /// An `UPLOAD` line whose payload length cannot be told.
     Unknown,
-}
-
-/// Whether `b` is a separator, `SP / HTAB / ","` (PROTOCOL.md § Requests).
-fn is_sep(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b',')
 }
 
 /// Splits `line` (the content of a line, without CR LF) into tokens by the

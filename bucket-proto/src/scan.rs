@@ -65,9 +65,9 @@ static CLASSES: [u8; 256] = {
     table
 };
 
-/// Whether `b` is a separator.
+/// Whether `b` is a separator, `SP / HTAB / ","` (PROTOCOL.md § Requests).
 #[inline(always)]
-fn is_sep(b: u8) -> bool {
+pub(crate) fn is_sep(b: u8) -> bool {
     CLASSES[usize::from(b)] & SEP != 0
 }
 

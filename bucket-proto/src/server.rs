@@ -41,7 +41,7 @@
 //! | `Idle` | verb missing required arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
 //! | `Idle`, `Dialogue` | bad line, bad name | `Idle` (sends the failure, event `RequestRejected`) |
 //! | `Idle`, `Dialogue` | `UPLOAD` with a bad name, or a line the grammar refuses, and a plain size | `DiscardingPayload` (event `RequestRejected`) |
-//! | `Idle`, `Dialogue` | `UPLOAD` line whose payload length cannot be told (bad size, extra argument, open quote) | `Closed` (sends `500 BCMD SYNTAX`, event `RequestRejected`) |
+//! | `Idle`, `Dialogue` | `UPLOAD` line whose payload length cannot be told (bad size, extra argument, open quote), or a line the grammar refuses with a size over the limit | `Closed` (sends `500 BCMD SYNTAX`, event `RequestRejected`) |
 //! | `Idle`, `Dialogue` | `UPLOAD` over the size limit | `Closed` (sends `701 FUBF TOO_LARGE`, event `RequestRejected`) |
 //! | `Dialogue` | answer line still short of arguments | `Dialogue` (sends `150 NEED`, event `Prompted`) |
 //! | `Dialogue` | answer line completing the request | as `Idle` with a complete request |
@@ -71,7 +71,9 @@ use crate::{ReplyCode, encode};
 pub struct ServerConfig {
     /// Largest upload accepted, in bytes; `None` for no limit. A larger
     /// `size` is answered `701 FUBF TOO_LARGE` and the session closes
-    /// (PROTOCOL.md § Upload payload).
+    /// (PROTOCOL.md § Upload payload). On a line the grammar refuses, a size
+    /// over the limit is not skipped either: that line's own error is
+    /// answered and the session closes.
     pub max_upload_size: Option<u64>,
 }
 
@@ -436,16 +438,11 @@ impl ServerSession {
                         }
                     };
                     let (verb, size, built) = request;
-                    if let (Some(size), Some(max)) = (size, self.core.config.max_upload_size)
-                        && size > max
+                    if let Some(size) = size
+                        && let Some(max) = self.core.over_limit(size)
                     {
-                        self.core
-                            .encode_now(&RequestError::TooLarge { size, max }.reply());
-                        self.core.state = State::Closed;
-                        return Some(ServerEvent::RequestRejected(RequestError::TooLarge {
-                            size,
-                            max,
-                        }));
+                        let error = RequestError::TooLarge { size, max };
+                        return Some(self.core.close_with(error));
                     }
                     return match built {
                         Ok(request) => {
@@ -680,17 +677,24 @@ impl Core {
     fn refuse(&mut self, error: RequestError, after: PayloadAfter) -> ServerEvent<'static> {
         match after {
             PayloadAfter::None => self.reject(error, None),
-            PayloadAfter::Bytes(size)
-                if self.config.max_upload_size.is_none_or(|max| size <= max) =>
-            {
+            PayloadAfter::Bytes(size) if self.over_limit(size).is_none() => {
                 self.reject(error, Some(size))
             }
-            PayloadAfter::Bytes(_) | PayloadAfter::Unknown => {
-                self.encode_now(&error.reply());
-                self.state = State::Closed;
-                ServerEvent::RequestRejected(error)
-            }
+            PayloadAfter::Bytes(_) | PayloadAfter::Unknown => self.close_with(error),
         }
+    }
+
+    /// The limit, when an upload of `size` bytes is over it.
+    fn over_limit(&self, size: u64) -> Option<u64> {
+        self.config.max_upload_size.filter(|&max| size > max)
+    }
+
+    /// Answers `error` and ends the session: what follows the line cannot be
+    /// read as requests.
+    fn close_with(&mut self, error: RequestError) -> ServerEvent<'static> {
+        self.encode_now(&error.reply());
+        self.state = State::Closed;
+        ServerEvent::RequestRejected(error)
     }
 
     fn prompt(&mut self, verb: Verb, field: Field) -> ServerEvent<'static> {

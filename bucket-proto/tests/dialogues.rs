@@ -319,27 +319,31 @@ fn too_many_arguments_in_an_answer() {
         (b"DELETE_F b\nx,y\n", Verb::DeleteFile),
         (b"DOWNLOAD\na b c d e\n", Verb::Download),
     ] {
-        let mut bytes = input.to_vec();
-        bytes.extend_from_slice(b"HELLO\n");
-        let run = run_server_whole(&bytes);
-        let rejected = run
-            .events
-            .iter()
-            .find(|e| matches!(e, SEv::Rejected(_)))
-            .unwrap();
+        let run = syntax_then_usable(input);
         assert_eq!(
-            rejected,
-            &SEv::Rejected(RequestError::TooManyArguments { verb }),
+            rejection(&run),
+            RequestError::TooManyArguments { verb },
             "{input:?}"
         );
-        let heads = run.reply_heads();
-        assert_eq!(
-            &heads[heads.len() - 2..],
-            ["500 BCMD SYNTAX", "100 OK"],
-            "{input:?}"
-        );
-        assert_eq!(run.requests(), [Request::Hello], "{input:?}");
     }
+}
+
+/// Feeds `input` then `HELLO\n`, whole and one byte at a time (alike): the
+/// last two replies are `500 BCMD SYNTAX` and `100 OK`, and HELLO is the only
+/// request handed out: the session refused a dialogue's answer and went on.
+fn syntax_then_usable(input: &[u8]) -> ServerRun {
+    let mut bytes = input.to_vec();
+    bytes.extend_from_slice(b"HELLO\n");
+    let run = run_server_whole(&bytes);
+    let heads = run.reply_heads();
+    assert_eq!(
+        &heads[heads.len() - 2..],
+        ["500 BCMD SYNTAX", "100 OK"],
+        "{input:?}"
+    );
+    assert_eq!(run.requests(), [Request::Hello], "{input:?}");
+    assert_eq!(run_server_bytewise(&bytes), run, "{input:?}");
+    run
 }
 
 #[test]
@@ -511,17 +515,7 @@ fn broken_upload_answers_skip_the_payload_or_close_the_session() {
         b"UPLOAD\nphotos \xff\xfe 3\nabc",
         b"UPLOAD\nphotos,\"bad\\q\",3\nabc",
     ] {
-        let mut bytes = input.to_vec();
-        bytes.extend_from_slice(b"HELLO\n");
-        let run = run_server_whole(&bytes);
-        let heads = run.reply_heads();
-        assert_eq!(
-            &heads[heads.len() - 2..],
-            ["500 BCMD SYNTAX", "100 OK"],
-            "{input:?}"
-        );
-        assert_eq!(run.requests(), [Request::Hello], "{input:?}");
-        assert_eq!(run_server_bytewise(&bytes), run);
+        syntax_then_usable(input);
     }
     // Closed: no size, a bad size, too many arguments, an open quote.
     let too_many = RequestError::TooManyArguments { verb: Verb::Upload };

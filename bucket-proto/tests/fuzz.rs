@@ -230,7 +230,6 @@ proptest! {
     ) {
         let mut decoded = Vec::new();
         let mut rest = &input[..];
-        let mut decode_failed = false;
         let want_error = loop {
             match decode::reply(rest) {
                 Ok(Decoded::Complete { value, consumed }) => {
@@ -246,21 +245,17 @@ proptest! {
                 Ok(Decoded::Incomplete) => {
                     break list_header_code(rest).map(|code| ClientError::UnrequestedReply { code });
                 }
-                Err(_) => {
-                    let at_header =
-                        list_header_code(rest).map(|code| ClientError::UnrequestedReply { code });
-                    decode_failed = at_header.is_none();
-                    break at_header;
+                Err(e) => {
+                    break Some(list_header_code(rest).map_or(ClientError::Reply(e), |code| {
+                        ClientError::UnrequestedReply { code }
+                    }));
                 }
             }
         };
         let run = run_client(&[], &split_at_indices(&input, &points), false);
         let replies: Vec<_> = run.events.iter().filter_map(|e| e.reply().cloned()).collect();
         prop_assert_eq!(replies, decoded);
-        match want_error {
-            Some(error) => prop_assert_eq!(run.error, Some(error)),
-            None => prop_assert_eq!(run.error.is_some(), decode_failed),
-        }
+        prop_assert_eq!(run.error, want_error);
     }
 
     #[test]

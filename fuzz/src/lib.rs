@@ -1238,7 +1238,7 @@ pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], feeds: &[(Feed, usi
 /// The code of the list reply `data` starts with, when its first line is a
 /// whole, valid list header with items to come (`decode::reply` of that
 /// line alone needs more input: only such a header decodes that way).
-pub fn list_header_code(data: &[u8]) -> Option<ReplyCode> {
+fn list_header_code(data: &[u8]) -> Option<ReplyCode> {
     let line = &data[..=data.iter().position(|&b| b == b'\n')?];
     if decode::reply(line) != Ok(Decoded::Incomplete) {
         return None;

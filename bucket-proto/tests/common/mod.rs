@@ -366,19 +366,23 @@ pub fn run_server_whole(input: &[u8]) -> ServerRun {
     run_server(&[input], false)
 }
 
-/// [`run_server`] one byte at a time, without end of input.
-/// Asserts that `run` rejected a request with `want` (a `Syntax` error with
-/// any detail when `want` is `Syntax`).
+/// The first request `run` rejected.
 #[track_caller]
-pub fn assert_rejected_with(run: &ServerRun, want: &RequestError) {
-    let rejected = run
-        .events
+pub fn rejection(run: &ServerRun) -> RequestError {
+    run.events
         .iter()
         .find_map(|e| match e {
             SEv::Rejected(e) => Some(e.clone()),
             _ => None,
         })
-        .expect("a rejection");
+        .expect("a rejection")
+}
+
+/// Asserts that `run` rejected a request with `want` (a `Syntax` error with
+/// any detail when `want` is `Syntax`).
+#[track_caller]
+pub fn assert_rejected_with(run: &ServerRun, want: &RequestError) {
+    let rejected = rejection(run);
     match (&rejected, want) {
         (RequestError::Syntax { .. }, RequestError::Syntax { .. }) => {}
         _ => assert_eq!(&rejected, want),
@@ -401,6 +405,7 @@ pub fn refused_then_closed(input: &[u8], heads_want: &[&str]) -> ServerRun {
     run
 }
 
+/// [`run_server`] one byte at a time, without end of input.
 pub fn run_server_bytewise(input: &[u8]) -> ServerRun {
     let chunks: Vec<&[u8]> = input.chunks(1).collect();
     run_server(&chunks, false)
