@@ -210,16 +210,9 @@ impl Shell<'_> {
                 let local = expand_home(&self.arg(args, 0, "local path", None)?);
                 // Open it now: a typo in the path shows before more questions.
                 let source = Source::open(&local)?;
-                let default = default_name(&local);
+                let default = default_name(&local).map(String::from);
                 let bucket = bucket_name(&self.arg(args, 1, "bucket", None)?)?;
-                let name = match (args.get(2), default) {
-                    (Some(name), _) => file_name(name)?,
-                    (None, default) if args.is_empty() => {
-                        let default = default.ok();
-                        file_name(&self.arg(args, 2, "name", default.as_deref())?)?
-                    }
-                    (None, default) => default?,
-                };
+                let name = file_name(&self.optional(args, 2, "name", default)?)?;
                 ops::upload(self.client()?, &bucket, &name, source, &mut out)?;
             }
             Verb::ListFiles => {
@@ -230,12 +223,7 @@ impl Shell<'_> {
                 let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
                 let name = file_name(&self.arg(args, 1, "name", None)?)?;
                 let default = format!("./{name}");
-                let local = match args.get(2) {
-                    Some(local) => local.clone(),
-                    None if args.is_empty() => self.arg(args, 2, "save to", Some(&default))?,
-                    None => default,
-                };
-                let local = expand_home(&local);
+                let local = expand_home(&self.optional(args, 2, "save to", Ok(default))?);
                 let dest = Destination::new(Some(&local), &name);
                 ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
             }
@@ -248,11 +236,28 @@ impl Shell<'_> {
         Ok(Flow::Continue)
     }
 
+    /// An optional argument `index`: as typed inline; else, when the command
+    /// came without any argument, asked for as [`Shell::arg`] does, offering
+    /// `default` when there is one; else `default` (its error when there is
+    /// none), so that a script's next line is never taken as an answer.
+    fn optional(
+        &mut self,
+        args: &[String],
+        index: usize,
+        label: &str,
+        default: Result<String, CliError>,
+    ) -> Result<String, CliError> {
+        match args.get(index) {
+            Some(arg) => Ok(arg.clone()),
+            None if args.is_empty() => self.arg(args, index, label, default.ok().as_deref()),
+            None => default,
+        }
+    }
+
     /// Argument `index` as typed inline, or else asked for with `label`
     /// (`label [default]: ` when there is a default). An empty answer takes
     /// the default, or cancels the command when there is none. Optional
-    /// arguments are asked for only when the command came without any
-    /// (the callers check).
+    /// arguments go through [`Shell::optional`].
     fn arg(
         &mut self,
         args: &[String],
