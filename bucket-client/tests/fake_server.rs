@@ -198,6 +198,20 @@ fn serve(
     }
 }
 
+/// A server that accepts one connection and runs `serve` on it, on a
+/// thread of its own: its address, and that thread.
+fn one_connection(
+    serve: impl FnOnce(TcpStream) + Send + 'static,
+) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        serve(stream);
+    });
+    (addr, server)
+}
+
 fn connect(addr: SocketAddr) -> Client {
     Client::connect_timeout(addr, Duration::from_secs(20)).unwrap()
 }
@@ -511,12 +525,7 @@ fn truncated_download_is_a_protocol_error() {
 #[test]
 fn server_gone_is_noticed() {
     // A "server" that accepts and hangs up at once.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        drop(stream);
-    });
+    let (addr, server) = one_connection(drop);
     let mut c = connect(addr);
     server.join().unwrap();
     // The hang-up is visible without sending anything.
@@ -534,10 +543,7 @@ fn server_gone_is_noticed() {
 fn busy_server_is_a_refusal() {
     // Answers 500 BCMD BUSY before any request, then closes, as a full
     // server does.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |mut stream| {
         let _ = stream.write_all(b"500 BCMD BUSY too many connections\n");
         let _ = stream.shutdown(Shutdown::Write);
         // Let the client's request arrive before closing, so no reset.
@@ -563,10 +569,7 @@ fn connect_errors_are_io() {
 #[test]
 fn read_timeout_breaks_the_connection() {
     // Accepts and never answers.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |stream| {
         thread::sleep(Duration::from_secs(5));
         drop(stream);
     });
@@ -597,10 +600,7 @@ fn refused_display_without_text() {
 /// A server that answers each request line it reads with the next of
 /// `answers`, as given, on one connection.
 fn scripted(answers: Vec<&'static [u8]>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |stream| {
         let mut reader = io::BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
         for answer in answers {
@@ -646,10 +646,7 @@ fn an_extra_reply_is_a_protocol_error_not_the_next_answer() {
     assert!(unrequested(&e), "{e:?}");
     assert!(!c.is_open());
     // Arriving after the first call returned.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |mut stream| {
         let _ = stream.read(&mut [0u8; 64]);
         let _ = stream.write_all(b"1000 DFS\n");
         thread::sleep(Duration::from_millis(50));
@@ -704,11 +701,8 @@ fn a_prompt_to_a_whole_request_is_an_unexpected_reply_whoever_notices() {
 /// `Error::breaks_connection`'s docs say, and `is_open` says so.
 #[test]
 fn an_early_refusal_of_any_reason_ends_the_upload_and_the_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (read_tx, read_rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |stream| {
         let mut reader = io::BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
         let mut line = String::new();
@@ -746,10 +740,7 @@ fn an_early_refusal_of_any_reason_ends_the_upload_and_the_connection() {
 /// after a fixed two-second wait for an explanation on top of it.
 #[test]
 fn an_upload_into_a_stalled_server_keeps_to_the_clients_time_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let (addr, _) = one_connection(move |mut stream| {
         let mut first = vec![0u8; 1 << 20];
         let _ = stream.read_exact(&mut first);
         thread::sleep(Duration::from_secs(10));
