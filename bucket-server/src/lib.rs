@@ -46,12 +46,14 @@ pub struct Config {
     /// Address to listen on (default `127.0.0.1:4567`; port 0 picks a free
     /// port, see [`Server::local_addr`]).
     pub listen: SocketAddr,
-    /// Most connections served at once (default 1024). One more is answered
+    /// Most connections served at once (default 1024; at least 1, or
+    /// [`Server::bind`] refuses the config). One more is answered
     /// `500 BCMD BUSY` and closed.
     pub max_connections: usize,
     /// How long a connection may go without a byte moving either way, and how
     /// long a request line may take to arrive, before it is closed (default
-    /// 300 s). A transfer that keeps moving is never cut by it.
+    /// 300 s; above zero, or [`Server::bind`] refuses the config). A transfer
+    /// that keeps moving is never cut by it.
     pub idle_timeout: Duration,
     /// Largest upload accepted, in bytes (default: no limit). A larger one is
     /// answered `701 FUBF TOO_LARGE` and the connection closed.
@@ -74,6 +76,21 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             server_name: concat!("bucket-server/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
+    }
+}
+
+impl Config {
+    /// The checks of [`Server::bind`]: an error naming the first setting
+    /// that would leave the server unable to serve anyone.
+    fn validate(&self) -> io::Result<()> {
+        let invalid = |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what));
+        if self.max_connections == 0 {
+            return invalid("max_connections must be at least 1");
+        }
+        if self.idle_timeout.is_zero() {
+            return invalid("idle_timeout must be above zero");
+        }
+        Ok(())
     }
 }
 
@@ -120,9 +137,15 @@ impl<S: Store> Server<S> {
     /// Binds `config.listen` and prepares to serve `store`.
     ///
     /// # Errors
-    /// The socket error when the address cannot be bound (in use, no
-    /// permission).
+    /// - [`io::ErrorKind::InvalidInput`] when `config` cannot serve anyone:
+    ///   `max_connections` is 0 (every connection would be refused BUSY) or
+    ///   `idle_timeout` is zero (the socket's read timeout cannot be zero, so
+    ///   every connection would fail at its first read). Checked before
+    ///   binding.
+    /// - The socket error when the address cannot be bound (in use, no
+    ///   permission).
     pub fn bind(config: Config, store: S) -> io::Result<Server<S>> {
+        config.validate()?;
         let listener = TcpListener::bind(config.listen)?;
         let local_addr = listener.local_addr()?;
         Ok(Server {

@@ -439,3 +439,35 @@ fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     drop(c);
     server.shutdown();
 }
+
+#[test]
+fn a_config_that_could_serve_no_one_is_refused_at_bind() {
+    let refused = |config: Config| match bucket_server::Server::bind(config, MemStore::new()) {
+        Ok(_) => panic!("bind accepted a config that serves no one"),
+        Err(e) => (e.kind(), e.to_string()),
+    };
+    let (kind, message) = refused(Config {
+        max_connections: 0,
+        ..config()
+    });
+    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
+    assert!(message.contains("max_connections"), "{message}");
+    let (kind, message) = refused(Config {
+        idle_timeout: Duration::ZERO,
+        ..config()
+    });
+    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
+    assert!(message.contains("idle_timeout"), "{message}");
+    // One connection and a second of silence are enough to serve.
+    let server = start(
+        Config {
+            max_connections: 1,
+            idle_timeout: Duration::from_secs(1),
+            ..config()
+        },
+        MemStore::new(),
+    );
+    let mut c = Raw::connect(server.local_addr());
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK");
+}
