@@ -33,8 +33,10 @@ struct Args {
     /// before it is closed; at least 1.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
-    /// Largest upload accepted, in bytes (default: no limit).
-    #[arg(long)]
+    /// Largest upload accepted: bytes, or a size with a unit (64MiB, 10GiB,
+    /// 5GB; KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000)
+    /// (default: no limit).
+    #[arg(long, value_parser = byte_size)]
     max_upload_size: Option<u64>,
     /// Seconds transfers in flight get to finish after Ctrl-C / SIGTERM / SIGHUP.
     #[arg(long, default_value_t = 10)]
@@ -64,6 +66,13 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
     resolved
         .next()
         .ok_or_else(|| format!("{text} resolves to no address"))
+}
+
+/// `--max-upload-size`: a byte count, plain (`1048576`) or with a unit
+/// (`1MiB`, `10 GB`), as the parse-size crate reads it by default.
+fn byte_size(text: &str) -> Result<u64, String> {
+    parse_size::parse_size(text)
+        .map_err(|e| format!("{e}: give bytes, or a size such as 64MiB, 10GiB or 5GB"))
 }
 
 fn main() -> ExitCode {

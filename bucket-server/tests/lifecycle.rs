@@ -189,6 +189,23 @@ fn spawn_binary(
     (Spawned(child), addr, log)
 }
 
+/// `--max-upload-size` takes a unit: `1KiB` is 1024 bytes, `1KB` 1000.
+#[test]
+fn the_binary_reads_the_upload_size_limit_with_a_unit() {
+    for (limit, bytes) in [("1KiB", 1024), ("1KB", 1000), ("1000", 1000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_child, addr, _) = spawn_binary(dir.path(), &[], &["--max-upload-size", limit]);
+        let mut c = Raw::connect(addr);
+        c.send("CREATE_B b\n");
+        c.expect("300 BCS");
+        c.send(format!("UPLOAD b at-limit {bytes}\n{}", "x".repeat(bytes)));
+        c.expect_prefix("700 FUBS");
+        c.send(format!("UPLOAD b over-limit {}\n", bytes + 1));
+        c.expect_prefix("701 FUBF TOO_LARGE");
+        assert!(c.closed(), "{limit}");
+    }
+}
+
 /// A spawned server process, killed (and reaped) when dropped, so that a
 /// failing test leaves no server behind.
 struct Spawned(std::process::Child);
@@ -275,6 +292,8 @@ fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
     for (option, value) in [
         ("--max-connections", "0"),
         ("--idle-timeout", "0"),
+        ("--max-upload-size", "lots"),
+        ("--max-upload-size", "10 XB"),
         ("--listen", "nowhere.invalid:4567"),
         ("--listen", "127.0.0.1"),
     ] {
