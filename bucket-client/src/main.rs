@@ -162,7 +162,7 @@ fn init_logging() {
 
 /// A verb argument for clap; an unknown one is a usage error.
 fn parse_verb(text: &str) -> Result<Verb, String> {
-    Verb::from_token(text.trim().as_bytes())
+    Verb::from_token(text.trim())
         .ok_or_else(|| "not a BKT/1 verb; `bucket-client server-help` lists them".to_owned())
 }
 

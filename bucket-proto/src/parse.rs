@@ -205,7 +205,7 @@ pub(crate) fn command(line: &str) -> Result<Option<Command<'_>>, RequestError> {
             detail: "the verb must be followed by a separator",
         });
     }
-    let verb = Verb::from_token(token.as_bytes()).ok_or(RequestError::UnknownVerb)?;
+    let verb = Verb::from_token(token).ok_or(RequestError::UnknownVerb)?;
     let args = args(after, verb)?;
     if args.len() > verb.max_args() {
         return Err(RequestError::TooManyArguments { verb });
@@ -250,7 +250,7 @@ pub(crate) fn build<'a>(
         Verb::ListBuckets => Request::ListBuckets,
         Verb::Help => Request::Help {
             topic: match it.next() {
-                Some(t) => Some(Verb::from_token(t.as_bytes()).ok_or(RequestError::UnknownVerb)?),
+                Some(t) => Some(Verb::from_token(&t).ok_or(RequestError::UnknownVerb)?),
                 None => None,
             },
         },

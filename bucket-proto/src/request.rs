@@ -138,9 +138,17 @@ verbs! {
 }
 
 impl Verb {
-    /// The verb spelled `token`, canonical or alias, ASCII case-insensitive.
-    /// No allocation.
-    pub fn from_token(token: &[u8]) -> Option<Verb> {
+    /// The verb spelled `token`, canonical or alias, ASCII case-insensitive
+    /// (PROTOCOL.md § Requests), as [`Field::from_token`] and
+    /// [`Reason::from_token`](crate::Reason::from_token) read theirs. No
+    /// allocation; `None` for anything else, surrounding spaces included.
+    pub fn from_token(token: &str) -> Option<Verb> {
+        Verb::from_bytes(token.as_bytes())
+    }
+
+    /// [`Verb::from_token`] on bytes as received, which need not be UTF-8
+    /// (resynchronisation reads a refused line's verb this way).
+    pub(crate) fn from_bytes(token: &[u8]) -> Option<Verb> {
         // Longer than the longest spelling (`DOWNLOAD_FILE`, `DELETE_BUCKET`).
         const MAX: usize = 13;
         if token.len() > MAX {
@@ -176,8 +184,7 @@ impl std::str::FromStr for Verb {
     type Err = crate::codes::UnknownToken;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Verb::from_token(s.trim().as_bytes())
-            .ok_or_else(|| crate::codes::UnknownToken::new("verb", s))
+        Verb::from_token(s.trim()).ok_or_else(|| crate::codes::UnknownToken::new("verb", s))
     }
 }
 
@@ -393,9 +400,9 @@ mod tests {
                     spelling.len() <= 13,
                     "{spelling} is longer than from_token's buffer"
                 );
-                assert_eq!(Verb::from_token(spelling.as_bytes()), Some(verb));
+                assert_eq!(Verb::from_token(spelling), Some(verb));
                 let lower = spelling.to_ascii_lowercase();
-                assert_eq!(Verb::from_token(lower.as_bytes()), Some(verb));
+                assert_eq!(Verb::from_token(&lower), Some(verb));
             }
         }
         for bad in [
@@ -407,7 +414,7 @@ mod tests {
             b"\xff",
             b"CREATE_B ",
         ] {
-            assert_eq!(Verb::from_token(bad), None, "{bad:?}");
+            assert_eq!(Verb::from_bytes(bad), None, "{bad:?}");
         }
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn payload_after(line: &[u8], dialogue: Option<(Verb, usize)>) -> Pay
     let shape = tokens(line, |token| {
         if verb_next {
             verb_next = false;
-            verb = Verb::from_token(token);
+            verb = Verb::from_bytes(token);
         } else {
             count += 1;
             last = token;

@@ -806,7 +806,7 @@ mod tests {
             b"Exit",
         ] {
             let found = verb_info(key_of(token)).and_then(|info| info.verb);
-            assert_eq!(found, Verb::from_token(token), "{token:?}");
+            assert_eq!(found, Verb::from_bytes(token), "{token:?}");
         }
         for &verb in Verb::ALL {
             for spelling in std::iter::once(verb.as_str()).chain(verb.aliases().iter().copied()) {

@@ -120,7 +120,7 @@ pub fn file_name(text: &str) -> Result<FileName<'static>, CliError> {
 
 /// A verb or alias typed by the user, any case.
 pub fn parse_verb(text: &str) -> Result<Verb, CliError> {
-    Verb::from_token(text.as_bytes())
+    Verb::from_token(text)
         .ok_or_else(|| CliError::Usage(format!("unknown command {} (try HELP)", quoted(text))))
 }
 
