@@ -483,6 +483,19 @@ fn upload_file_sends_from_the_current_position() {
     c.upload_file(&b("pos"), &f("middle"), &file, 4321).unwrap();
     assert!(download_all(&mut c, "pos", "middle") == data[1000..1000 + 4321]);
     assert_eq!(file.stream_position().unwrap(), 1000 + 4321);
+
+    // Either side of 64 KiB, where sending switches from one write with the
+    // request line to sendfile.
+    for len in [64 * 1024, 64 * 1024 + 1] {
+        file.seek(SeekFrom::Start(777)).unwrap();
+        c.upload_file(&b("pos"), &f("edge"), &file, len as u64)
+            .unwrap();
+        assert!(
+            download_all(&mut c, "pos", "edge") == data[777..777 + len],
+            "{len}"
+        );
+        assert_eq!(file.stream_position().unwrap(), 777 + len as u64);
+    }
     c.quit().unwrap();
 }
 
