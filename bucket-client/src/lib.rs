@@ -6,9 +6,10 @@
 //!
 //! [`Client`] has one method per protocol operation. Uploads and downloads
 //! stream through a 256 KiB buffer ([`BUFFER_SIZE`]) and can report their
-//! [`Progress`]; [`Client::upload_file`] sends a file by `sendfile(2)` on
-//! Linux, without copying it through the process. Every failure is one [`Error`]; a failure reply from the
-//! server is [`Error::Refused`], which displays like the reply itself
+//! [`Progress`]; [`Client::upload_file`] sends a file over 64 KiB by
+//! `sendfile(2)` on Linux, without copying it through the process, and a
+//! smaller one in the same write as its request line. Every failure is one
+//! [`Error`]; a failure reply from the server is [`Error::Refused`], which displays like the reply itself
 //! (`701 FUBF NO_SUCH_BUCKET: no such bucket`).
 //!
 //! ```no_run
