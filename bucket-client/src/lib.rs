@@ -9,8 +9,9 @@
 //! [`Progress`]; [`Client::upload_file`] sends a file over 64 KiB by
 //! `sendfile(2)` on Linux, without copying it through the process, and a
 //! smaller one in the same write as its request line. Every failure is one
-//! [`Error`]; a failure reply from the server is [`Error::Refused`], which displays like the reply itself
-//! (`701 FUBF NO_SUCH_BUCKET: no such bucket`).
+//! [`Error`]; a failure reply from the server is [`Error::Refused`], which
+//! displays like the reply itself (`701 FUBF NO_SUCH_BUCKET: no such
+//! bucket`).
 //!
 //! ```no_run
 //! use bucket_client::{BucketName, Client, Error, FileName, Reason};
