@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bucket_server::Config;
+use bucket_server::{Config, Server};
 use bucket_store::MemStore;
 use common::{Raw, config, staged_count, start, start_fs, wait_until};
 
@@ -189,23 +189,6 @@ fn spawn_binary(
     (Spawned(child), addr, log)
 }
 
-/// `--max-upload-size` takes a unit: `1KiB` is 1024 bytes, `1KB` 1000.
-#[test]
-fn the_binary_reads_the_upload_size_limit_with_a_unit() {
-    for (limit, bytes) in [("1KiB", 1024), ("1KB", 1000), ("1000", 1000)] {
-        let dir = tempfile::tempdir().unwrap();
-        let (_child, addr, _) = spawn_binary(dir.path(), &[], &["--max-upload-size", limit]);
-        let mut c = Raw::connect(addr);
-        c.send("CREATE_B b\n");
-        c.expect("300 BCS");
-        c.send(format!("UPLOAD b at-limit {bytes}\n{}", "x".repeat(bytes)));
-        c.expect_prefix("700 FUBS");
-        c.send(format!("UPLOAD b over-limit {}\n", bytes + 1));
-        c.expect_prefix("701 FUBF TOO_LARGE");
-        assert!(c.closed(), "{limit}");
-    }
-}
-
 /// A spawned server process, killed (and reaped) when dropped, so that a
 /// failing test leaves no server behind.
 struct Spawned(std::process::Child);
@@ -315,6 +298,23 @@ fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
     let mut c = Raw::connect(addr);
     c.send("HELLO\n");
     c.expect_prefix("100 OK");
+}
+
+/// `--max-upload-size` takes a unit: `1KiB` is 1024 bytes, `1KB` 1000.
+#[test]
+fn the_binary_reads_the_upload_size_limit_with_a_unit() {
+    for (limit, bytes) in [("1KiB", 1024), ("1KB", 1000), ("1000", 1000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_child, addr, _) = spawn_binary(dir.path(), &[], &["--max-upload-size", limit]);
+        let mut c = Raw::connect(addr);
+        c.send("CREATE_B b\n");
+        c.expect("300 BCS");
+        c.send(format!("UPLOAD b at-limit {bytes}\n{}", "x".repeat(bytes)));
+        c.expect_prefix("700 FUBS");
+        c.send(format!("UPLOAD b over-limit {}\n", bytes + 1));
+        c.expect_prefix("701 FUBF TOO_LARGE");
+        assert!(c.closed(), "{limit}");
+    }
 }
 
 #[test]
@@ -459,24 +459,31 @@ fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     server.shutdown();
 }
 
+/// `Server::bind` refuses, with `InvalidInput` naming the setting, a
+/// config under which no connection could be served.
 #[test]
 fn a_config_that_could_serve_no_one_is_refused_at_bind() {
-    let refused = |config: Config| match bucket_server::Server::bind(config, MemStore::new()) {
-        Ok(_) => panic!("bind accepted a config that serves no one"),
-        Err(e) => (e.kind(), e.to_string()),
+    let refused = |config: Config, setting: &str| match Server::bind(config, MemStore::new()) {
+        Ok(_) => panic!("bind accepted a config that serves no one ({setting})"),
+        Err(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{setting}");
+            assert!(e.to_string().contains(setting), "{e}");
+        }
     };
-    let (kind, message) = refused(Config {
-        max_connections: 0,
-        ..config()
-    });
-    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
-    assert!(message.contains("max_connections"), "{message}");
-    let (kind, message) = refused(Config {
-        idle_timeout: Duration::ZERO,
-        ..config()
-    });
-    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
-    assert!(message.contains("idle_timeout"), "{message}");
+    refused(
+        Config {
+            max_connections: 0,
+            ..config()
+        },
+        "max_connections",
+    );
+    refused(
+        Config {
+            idle_timeout: Duration::ZERO,
+            ..config()
+        },
+        "idle_timeout",
+    );
     // One connection and a second of silence are enough to serve.
     let server = start(
         Config {
