@@ -23,7 +23,8 @@ use std::time::Duration;
 use bucket_client::{BucketName, Client, FileName};
 use bucket_server::{Config, RunningServer, Server};
 use bucket_store::{MemStore, Store};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Size of the small files.
 const SMALL: usize = 4 * 1024;
@@ -129,11 +130,7 @@ fn small_files(c: &mut Criterion, server: &RunningServer) {
     let mut raw_upload = format!("UPLOAD photos up.bin {SMALL}\n").into_bytes();
     raw_upload.extend_from_slice(&data);
     let mut into = Vec::with_capacity(SMALL);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("small.bin");
-    std::fs::write(&path, &data).unwrap();
-    let source = std::fs::File::open(&path).unwrap();
-    let (photos, up, small) = (bucket("photos"), file("up.bin"), file("small.bin"));
+    let (photos, small) = (bucket("photos"), file("small.bin"));
     let mut group = c.benchmark_group("client_small_file");
     group
         .warm_up_time(Duration::from_secs(1))
@@ -142,21 +139,7 @@ fn small_files(c: &mut Criterion, server: &RunningServer) {
     group.bench_function("raw_upload", |b| {
         b.iter(|| raw.round_trip(&raw_upload, "700 "))
     });
-    group.bench_function("upload", |b| {
-        b.iter(|| {
-            client
-                .upload(&photos, &up, &data[..], SMALL as u64)
-                .unwrap()
-        })
-    });
-    group.bench_function("upload_file", |b| {
-        b.iter(|| {
-            (&source).seek(SeekFrom::Start(0)).unwrap();
-            client
-                .upload_file(&photos, &up, &source, SMALL as u64)
-                .unwrap()
-        })
-    });
+    uploads(&mut group, &mut client, &data, "up.bin");
     group.bench_function("download", |b| {
         b.iter(|| {
             into.clear();
@@ -169,32 +152,38 @@ fn small_files(c: &mut Criterion, server: &RunningServer) {
     group.finish();
 }
 
+/// Adds two benches to `group`, each uploading `data` into `photos/<name>`:
+/// `upload`, from memory through the client's chunk buffer, and
+/// `upload_file`, from a copy of `data` in a temporary file.
+fn uploads(group: &mut BenchmarkGroup<'_, WallTime>, client: &mut Client, data: &[u8], name: &str) {
+    let (photos, name, len) = (bucket("photos"), file(name), data.len() as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("source.bin");
+    std::fs::write(&path, data).unwrap();
+    let source = std::fs::File::open(&path).unwrap();
+    group.bench_function("upload", |b| {
+        b.iter(|| client.upload(&photos, &name, data, len).unwrap())
+    });
+    group.bench_function("upload_file", |b| {
+        b.iter(|| {
+            // `upload_file` sends from the file's position and moves it on.
+            (&source).seek(SeekFrom::Start(0)).unwrap();
+            client.upload_file(&photos, &name, &source, len).unwrap()
+        })
+    });
+}
+
 fn transfers(c: &mut Criterion, server: &RunningServer) {
     let mut client = connect(server);
     let data = payload(BIG);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.bin");
-    std::fs::write(&path, &data).unwrap();
-    let source = std::fs::File::open(&path).unwrap();
-    let (photos, up, big) = (bucket("photos"), file("up-big.bin"), file("big.bin"));
+    let (photos, big) = (bucket("photos"), file("big.bin"));
     let mut group = c.benchmark_group("client_transfer_64MiB");
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Bytes(BIG as u64));
-    group.bench_function("upload", |b| {
-        b.iter(|| client.upload(&photos, &up, &data[..], BIG as u64).unwrap())
-    });
-    group.bench_function("upload_file", |b| {
-        b.iter(|| {
-            // `upload_file` sends from the file's position and moves it on.
-            (&source).seek(SeekFrom::Start(0)).unwrap();
-            client
-                .upload_file(&photos, &up, &source, BIG as u64)
-                .unwrap()
-        })
-    });
+    uploads(&mut group, &mut client, &data, "up-big.bin");
     group.bench_function("download", |b| {
         b.iter(|| {
             let got = client.download(&photos, &big, io::sink()).unwrap();
