@@ -16,6 +16,7 @@
 //! | a line | one-line reply | same (event `Reply`) |
 //! | a line | list header `code count` | list body (event `Reply` at once when `count` is 0) |
 //! | list body | `count`-th item line | a line (event `Reply` with every item) |
+//! | a line or list body | a list over [`ClientConfig::max_list_size`] | failed (`ClientError::ListTooLarge`) |
 //! | a line | `900 FDBS size` | payload (event `Reply`) |
 //! | payload | bytes | same (events `PayloadData`), then a line (event `PayloadEnd`) |
 //! | a line, nothing buffered | end of input | closed (event `Closed`) |
@@ -31,6 +32,48 @@ use crate::parse::{self, ListBody, ReplyHead};
 use crate::reply::Reply;
 use crate::request::{Field, Request, Verb};
 use crate::{Reason, ReplyCode, encode};
+
+/// Settings of a [`ClientSession`]: limits on what it accepts from the
+/// server, so that a broken or hostile server cannot make the client hold
+/// unbounded memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Largest list reply (210, 220, 400, 800) kept, in bytes; `None` for no
+    /// limit. A list counts [`ClientConfig::LIST_ITEM_OVERHEAD`] bytes per
+    /// item plus the length of each item's line (without its LF), which is
+    /// about what its items take in memory. A list whose header announces
+    /// more items than could fit is refused at once, before any item
+    /// arrives; otherwise the session fails at the item that goes over. Either way the session
+    /// fails with [`ClientError::ListTooLarge`] (docs/protocol.md, decision
+    /// 10). Default: [`ClientConfig::DEFAULT_MAX_LIST_SIZE`].
+    pub max_list_size: Option<u64>,
+}
+
+impl ClientConfig {
+    /// The default `max_list_size`: 256 MiB, about 2.5 million files of
+    /// `LIST_F` with 40-byte lines.
+    pub const DEFAULT_MAX_LIST_SIZE: u64 = 256 << 20;
+
+    /// What each list item counts toward `max_list_size` besides its line,
+    /// in bytes: the size of a [`crate::FileEntry`] and its slot, rounded
+    /// up.
+    pub const LIST_ITEM_OVERHEAD: u64 = 64;
+
+    /// A configuration with `max_list_size` set (`None`: no limit).
+    pub fn with_max_list_size(mut self, max: Option<u64>) -> Self {
+        self.max_list_size = max;
+        self
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_list_size: Some(Self::DEFAULT_MAX_LIST_SIZE),
+        }
+    }
+}
 
 /// What the server sent, for the application to act on.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,8 +106,20 @@ pub enum ClientEvent<'a> {
 #[derive(Debug)]
 enum Rx {
     Line,
-    List { remaining: u64, body: ListBody },
-    Payload { remaining: u64 },
+    List {
+        remaining: u64,
+        /// The items announced by the header.
+        count: u64,
+        /// What the list counts toward `max_list_size` so far: the overhead
+        /// of every announced item, plus the item lines received.
+        size: u64,
+        /// `max_list_size` when the header arrived.
+        limit: Option<u64>,
+        body: ListBody,
+    },
+    Payload {
+        remaining: u64,
+    },
     Closed,
     Failed(ClientError),
 }
@@ -89,6 +144,7 @@ struct Core {
     tx: Vec<u8>,
     /// Upload payload bytes still owed by the application.
     upload_remaining: u64,
+    config: ClientConfig,
 }
 
 impl Default for ClientSession {
@@ -98,8 +154,14 @@ impl Default for ClientSession {
 }
 
 impl ClientSession {
-    /// A session at the start of a connection.
+    /// A session at the start of a connection, with the default
+    /// [`ClientConfig`].
     pub fn new() -> Self {
+        ClientSession::with_config(ClientConfig::default())
+    }
+
+    /// A session at the start of a connection, with `config`.
+    pub fn with_config(config: ClientConfig) -> Self {
         ClientSession {
             rx: RecvBuf::default(),
             core: Core {
@@ -109,8 +171,21 @@ impl ClientSession {
                 pending: VecDeque::new(),
                 tx: Vec::new(),
                 upload_remaining: 0,
+                config,
             },
         }
+    }
+
+    /// The session's settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.core.config
+    }
+
+    /// Replaces the session's settings. A new `max_list_size` applies from
+    /// the next list header on; a list already arriving keeps the limit it
+    /// started with.
+    pub fn set_config(&mut self, config: ClientConfig) {
+        self.core.config = config;
     }
 
     // ---- output -------------------------------------------------------
@@ -289,7 +364,21 @@ impl ClientSession {
             let Ok(line) = std::str::from_utf8(&self.rx.bytes[start..start + content_end]) else {
                 return Err(self.core.fail(ReplyError::InvalidUtf8.into()));
             };
-            if let Rx::List { remaining, body } = &mut self.core.state {
+            if let Rx::List {
+                remaining,
+                count,
+                size,
+                limit,
+                body,
+            } = &mut self.core.state
+            {
+                *size = size.saturating_add(line.len() as u64);
+                if let Some(limit) = *limit
+                    && *size > limit
+                {
+                    let count = *count;
+                    return Err(self.core.fail(ClientError::ListTooLarge { count, limit }));
+                }
                 if let Err(error) = body.push(line) {
                     return Err(self.core.fail(error.into()));
                 }
@@ -320,8 +409,20 @@ impl ClientSession {
                     if let Err(error) = self.core.check_list(code) {
                         return Err(self.core.fail(error));
                     }
+                    // Refused at its header too when its items could not
+                    // fit, whatever their lines.
+                    let size = count.saturating_mul(ClientConfig::LIST_ITEM_OVERHEAD);
+                    let limit = self.core.config.max_list_size;
+                    if let Some(limit) = limit
+                        && size > limit
+                    {
+                        return Err(self.core.fail(ClientError::ListTooLarge { count, limit }));
+                    }
                     self.core.state = Rx::List {
                         remaining: count,
+                        count,
+                        size,
+                        limit,
                         body: ListBody::new(code, count),
                     };
                 }

@@ -247,7 +247,8 @@ pub struct DirectReceiveError {
     pub given: u64,
 }
 
-/// The server broke the protocol; the client session is over.
+/// The server broke the protocol, or sent more than the session's
+/// [`crate::ClientConfig`] allows; the client session is over.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -276,6 +277,18 @@ pub enum ClientError {
     /// The connection ended inside a reply (a line, a list or a payload).
     #[error("connection closed inside a reply")]
     UnexpectedEof,
+    /// A list reply is larger than the session's
+    /// [`crate::ClientConfig::max_list_size`]: refused at its header
+    /// when `count` items could not fit, or at the item line that went
+    /// over. The rest of the list is not read, so the session is over
+    /// (docs/protocol.md, decision 10).
+    #[error("a list of {count} items is larger than this client's limit of {limit} bytes")]
+    ListTooLarge {
+        /// The items the list's header announced.
+        count: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// For a connection loop that returns `io::Result`: a [`SendError`] is a
@@ -288,8 +301,8 @@ impl From<SendError> for std::io::Error {
 }
 
 /// For a connection loop that returns `io::Result`: a [`ClientError`] is the
-/// server breaking BKT/1, kind [`std::io::ErrorKind::InvalidData`], with the
-/// `ClientError` as its source.
+/// server breaking BKT/1 or the session's limits, kind
+/// [`std::io::ErrorKind::InvalidData`], with the `ClientError` as its source.
 impl From<ClientError> for std::io::Error {
     fn from(error: ClientError) -> Self {
         std::io::Error::new(std::io::ErrorKind::InvalidData, error)

@@ -99,7 +99,7 @@ mod resync;
 mod scan;
 pub mod server;
 
-pub use client::{ClientEvent, ClientSession};
+pub use client::{ClientConfig, ClientEvent, ClientSession};
 pub use codes::{Reason, ReplyCode, ReplyShape, UnknownToken};
 pub use decode::Decoded;
 pub use error::{

@@ -8,8 +8,9 @@ mod common;
 
 use bucket_proto::decode::{self, Decoded};
 use bucket_proto::{
-    ClientError, ClientSession, EncodeError, MAX_LINE_LEN, Reason, Reply, ReplyCode, ReplyError,
-    Request, RequestError, SendError, ServerConfig, ServerEvent, ServerSession, ServerState, Verb,
+    BucketName, ClientConfig, ClientError, ClientEvent, ClientSession, EncodeError, MAX_LINE_LEN,
+    Reason, Reply, ReplyCode, ReplyError, Request, RequestError, SendError, ServerConfig,
+    ServerEvent, ServerSession, ServerState, Verb,
 };
 use common::*;
 
@@ -1051,4 +1052,113 @@ fn client_refuses_a_list_nobody_asked_for_at_its_header() {
     let run = run_client(&[Request::ListBuckets], &[b"400 LS 2\na\nb\n"], false);
     assert_eq!(run.error, None);
     assert_eq!(run.events.len(), 1);
+}
+
+/// A client session that sent `LIST_B` with `max_list_size` at `limit`.
+fn listing_client(limit: Option<u64>) -> ClientSession {
+    let config = ClientConfig::default().with_max_list_size(limit);
+    let mut client = ClientSession::with_config(config);
+    client.send_request(&Request::ListBuckets).unwrap();
+    client.poll_transmit(&mut Vec::new());
+    client
+}
+
+/// A list whose header announces more items than the limit could hold is
+/// refused at the header, before any item: a hostile count costs nothing.
+#[test]
+fn client_refuses_a_list_over_its_limit_at_the_header() {
+    let mut client = ClientSession::new();
+    assert_eq!(
+        client.config().max_list_size,
+        Some(ClientConfig::DEFAULT_MAX_LIST_SIZE)
+    );
+    client.send_request(&Request::ListBuckets).unwrap();
+    client.receive(b"400 LS 18446744073709551615\n");
+    let want = ClientError::ListTooLarge {
+        count: u64::MAX,
+        limit: ClientConfig::DEFAULT_MAX_LIST_SIZE,
+    };
+    assert_eq!(client.poll_event().err(), Some(want.clone()));
+    assert!(client.is_closed());
+    assert_eq!(client.send_request(&Request::Hello), Err(SendError::Closed));
+    assert_eq!(client.poll_event().err(), Some(want));
+
+    // The header's own share is 64 bytes per item: 2 items need 128.
+    let mut client = listing_client(Some(127));
+    client.receive(b"400 LS 2\n");
+    assert_eq!(
+        client.poll_event().err(),
+        Some(ClientError::ListTooLarge {
+            count: 2,
+            limit: 127
+        })
+    );
+}
+
+/// A list that passes its header but whose item lines go over the limit
+/// fails at the item that goes over; one exactly at the limit is kept.
+#[test]
+fn client_refuses_a_list_over_its_limit_at_the_item_that_goes_over() {
+    // 2 items: 128 bytes of overhead, then 3 + 2 bytes of lines.
+    let list: &[u8] = b"400 LS 2\nabc\nde\n";
+    let mut client = listing_client(Some(133));
+    client.receive(list);
+    match client.poll_event() {
+        Ok(Some(ClientEvent::Reply { reply, .. })) => assert_eq!(
+            reply,
+            Reply::Buckets {
+                buckets: vec![
+                    BucketName::new("abc").unwrap(),
+                    BucketName::new("de").unwrap()
+                ]
+            }
+        ),
+        other => panic!("want the list, got {other:?}"),
+    }
+
+    let mut client = listing_client(Some(132));
+    client.receive(b"400 LS 2\nabc\n");
+    assert_eq!(client.poll_event(), Ok(None), "131 bytes so far: fits");
+    client.receive(b"de\n");
+    assert_eq!(
+        client.poll_event().err(),
+        Some(ClientError::ListTooLarge {
+            count: 2,
+            limit: 132
+        })
+    );
+    assert!(client.is_closed());
+}
+
+/// `None` lifts the limit; a limit changed while a list arrives applies from
+/// the next list, so the list under way keeps the one it started with.
+#[test]
+fn client_list_limit_can_be_lifted_and_changes_apply_to_the_next_list() {
+    let mut client = listing_client(None);
+    client.receive(b"400 LS 1099511627776\na\nb\n");
+    assert_eq!(client.poll_event(), Ok(None), "a huge count is accepted");
+    assert!(!client.is_closed());
+
+    let mut client = listing_client(Some(1 << 20));
+    client.receive(b"400 LS 2\nabc\n");
+    assert_eq!(client.poll_event(), Ok(None));
+    client.set_config(ClientConfig::default().with_max_list_size(Some(0)));
+    client.receive(b"de\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(ClientEvent::Reply { .. }))
+    ));
+    client.send_request(&Request::ListBuckets).unwrap();
+    client.receive(b"400 LS 1\na\n");
+    assert_eq!(
+        client.poll_event().err(),
+        Some(ClientError::ListTooLarge { count: 1, limit: 0 })
+    );
+    // An empty list needs no room at all.
+    let mut client = listing_client(Some(0));
+    client.receive(b"400 LS 0\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(ClientEvent::Reply { .. }))
+    ));
 }

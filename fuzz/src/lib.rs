@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 
 use arbitrary::Arbitrary;
 use bucket_proto::{
-    BucketName, ClientError, ClientEvent, ClientSession, Decoded, Field, FileEntry, FileName,
-    MAX_LINE_LEN, MAX_REPLY_LINE_LEN, Reason, Reply, ReplyCode, Request, RequestError,
+    BucketName, ClientConfig, ClientError, ClientEvent, ClientSession, Decoded, Field, FileEntry,
+    FileName, MAX_LINE_LEN, MAX_REPLY_LINE_LEN, Reason, Reply, ReplyCode, Request, RequestError,
     ServerConfig, ServerEvent, ServerSession, ServerState, Verb, decode, encode, help,
 };
 
@@ -1235,26 +1235,38 @@ pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], feeds: &[(Feed, usi
     ClientRun { events, end }
 }
 
-/// The code of the list reply `data` starts with, when its first line is a
-/// whole, valid list header with items to come (`decode::reply` of that
-/// line alone needs more input: only such a header decodes that way).
-fn list_header_code(data: &[u8]) -> Option<ReplyCode> {
+/// The code and item count of the list reply `data` starts with, when its
+/// first line is a whole, valid list header with items to come
+/// (`decode::reply` of that line alone needs more input: only such a header
+/// decodes that way).
+fn list_header(data: &[u8]) -> Option<(ReplyCode, u64)> {
     let line = &data[..=data.iter().position(|&b| b == b'\n')?];
     if decode::reply(line) != Ok(Decoded::Incomplete) {
         return None;
     }
-    let digits = line.split(|&b| b == b' ').next()?;
-    let number: u16 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    ReplyCode::from_number(number)
+    let text = std::str::from_utf8(line).ok()?;
+    let mut tokens = text
+        .split([' ', '\t', '\r', '\n'])
+        .filter(|t| !t.is_empty());
+    let code = ReplyCode::from_number(tokens.next()?.parse().ok()?)?;
+    let count = tokens.nth(1)?.parse().ok()?;
+    Some((code, count))
 }
 
-/// The error a client session gives at a list header that answers no
-/// pending request (`front`), if `data` starts with one.
+/// The error a client session with the default [`ClientConfig`] gives at a
+/// list header, if `data` starts with one: it answers no pending request
+/// (`front`), or announces more items than the default `max_list_size`
+/// holds at [`ClientConfig::LIST_ITEM_OVERHEAD`] bytes each. (Fuzz inputs
+/// are far too short for item lines to reach that limit.)
 fn list_header_error(data: &[u8], front: Option<Verb>) -> Option<ClientError> {
-    let code = list_header_code(data)?;
+    let (code, count) = list_header(data)?;
+    let limit = ClientConfig::DEFAULT_MAX_LIST_SIZE;
     match front {
         None => Some(ClientError::UnrequestedReply { code }),
         Some(verb) if !fits(verb, code) => Some(ClientError::UnexpectedReply { verb, code }),
+        Some(_) if count.saturating_mul(ClientConfig::LIST_ITEM_OVERHEAD) > limit => {
+            Some(ClientError::ListTooLarge { count, limit })
+        }
         Some(_) => None,
     }
 }
@@ -1827,6 +1839,25 @@ mod tests {
         let pieces = chunks(data, &split_points(7, data.len()));
         assert_eq!(pieces.concat(), data);
         assert!(pieces.iter().all(|p| !p.is_empty()));
+    }
+
+    /// The model and the session agree on the default list limit's edge:
+    /// 4,194,304 items of 64 bytes fill 256 MiB exactly and are awaited;
+    /// one more is refused at the header.
+    #[test]
+    fn the_default_list_limit_is_judged_at_the_header() {
+        let at_limit = b"400 LS 4194304\na\n";
+        let run = expected_client_run(&[Request::ListBuckets], at_limit);
+        assert_eq!(run.end, Err(ClientError::UnexpectedEof));
+        check_client_stream(at_limit, &[&[3, 15]]);
+        let over = b"400 LS 4194305\na\n";
+        let run = expected_client_run(&[Request::ListBuckets], over);
+        let want = ClientError::ListTooLarge {
+            count: 4_194_305,
+            limit: 256 << 20,
+        };
+        assert_eq!(run.end, Err(want));
+        check_client_stream(over, &[&[3, 15]]);
     }
 
     #[test]
