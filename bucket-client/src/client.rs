@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 /// upload is read and sent in: 256 KiB.
 pub const BUFFER_SIZE: usize = 256 * 1024;
 
+/// The largest list reply a new [`Client`] keeps, in bytes: 256 MiB
+/// ([`Client::set_max_list_size`]).
+pub const DEFAULT_MAX_LIST_SIZE: u64 = bucket_proto::ClientConfig::DEFAULT_MAX_LIST_SIZE;
+
 /// Most bytes one `sendfile(2)` call of [`Client::upload_file`] moves: 4 MiB,
 /// so that progress reports and the early-reply check run between calls.
 #[cfg(target_os = "linux")]
@@ -173,6 +177,24 @@ impl Client {
     pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
         self.stream.set_write_timeout(timeout).map_err(Error::Io)
+    }
+
+    /// Sets the largest list reply this client keeps, in bytes (`None`: no
+    /// limit), from the next list on. A list counts 64 bytes per item plus
+    /// each item line's length, about what its items take in memory; a
+    /// larger one fails with [`Error::ListTooLarge`] and closes the
+    /// connection, so a broken or hostile server cannot make the client
+    /// hold unbounded memory. Default: [`DEFAULT_MAX_LIST_SIZE`] (256 MiB); see
+    /// [`bucket_proto::ClientConfig::max_list_size`].
+    pub fn set_max_list_size(&mut self, limit: Option<u64>) {
+        let config = self.session.config().clone().with_max_list_size(limit);
+        self.session.set_config(config);
+    }
+
+    /// The largest list reply this client keeps, in bytes
+    /// ([`Client::set_max_list_size`]).
+    pub fn max_list_size(&self) -> Option<u64> {
+        self.session.config().max_list_size
     }
 
     /// The server's address.

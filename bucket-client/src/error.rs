@@ -76,6 +76,20 @@ pub enum Error {
         code: ReplyCode,
     },
 
+    /// A list reply (`LIST_B`, `LIST_F`, `HELP`, `CODES`) was larger than
+    /// this client keeps ([`Client::set_max_list_size`](crate::Client::set_max_list_size);
+    /// docs/protocol.md, decision 10). The rest of the list was not read, so
+    /// the connection is closed.
+    #[error(
+        "the server's list of {count} items is larger than this client's limit of {limit} bytes"
+    )]
+    ListTooLarge {
+        /// The items the list's header announced.
+        count: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// The protocol session refused a call: a bug in this crate, reported
     /// rather than panicking.
     #[error("internal error: {0}")]
@@ -128,6 +142,9 @@ impl From<bucket_proto::ClientError> for Error {
         match error {
             bucket_proto::ClientError::UnexpectedReply { verb, code } => {
                 Error::UnexpectedReply { verb, code }
+            }
+            bucket_proto::ClientError::ListTooLarge { count, limit } => {
+                Error::ListTooLarge { count, limit }
             }
             other => Error::Protocol(other),
         }

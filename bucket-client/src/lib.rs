@@ -11,7 +11,9 @@
 //! smaller one in the same write as its request line. Every failure is one
 //! [`Error`]; a failure reply from the server is [`Error::Refused`], which
 //! displays like the reply itself (`701 FUBF NO_SUCH_BUCKET: no such
-//! bucket`).
+//! bucket`). A list larger than [`Client::set_max_list_size`] allows
+//! ([`DEFAULT_MAX_LIST_SIZE`], 256 MiB) is [`Error::ListTooLarge`], so a
+//! broken server cannot make the client hold unbounded memory.
 //!
 //! ```no_run
 //! use bucket_client::{BucketName, Client, Error, FileName, Reason};
@@ -42,7 +44,7 @@ mod error;
 
 #[doc(hidden)]
 pub use client::ignored_signals;
-pub use client::{BUFFER_SIZE, Client, Progress};
+pub use client::{BUFFER_SIZE, Client, DEFAULT_MAX_LIST_SIZE, Progress};
 pub use error::{Error, Result};
 
 /// The protocol types this crate's API uses, re-exported so callers need not

@@ -27,7 +27,7 @@ use crate::cli::{Output, Target};
     Exit status: 0 success; 1 failure (the server's refusal, network, local files); 2 usage \
     error (bad arguments, a bad bucket or file name however given, an upload source that is \
     a folder, a device or a closed standard input); 128 + N when signal N ends it.\n\
-    Options -s, -p and --timeout may come before or after the COMMAND.\n\
+    Options -s, -p, --timeout and --max-list-size may come before or after the COMMAND.\n\
     Logging: set RUST_LOG (e.g. RUST_LOG=debug) to trace requests and replies on stderr."
 )]
 struct Cli {
@@ -56,6 +56,18 @@ struct Cli {
     /// forever.
     #[arg(long, value_name = "SECS", default_value_t = 60, global = true)]
     timeout: u64,
+
+    /// Largest list reply kept (LIST_B, LIST_F, HELP, CODES), counted as 64
+    /// bytes per item plus its line: bytes, or a size such as 512MiB or 1GB;
+    /// 0 lifts the limit. A larger list fails and closes the connection.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "256MiB",
+        value_parser = byte_size,
+        global = true
+    )]
+    max_list_size: u64,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -135,7 +147,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     cli::interrupt::install();
-    let target = Target::new(cli.server, cli.port, cli.timeout);
+    let target =
+        Target::new(cli.server, cli.port, cli.timeout).with_max_list_size(cli.max_list_size);
     match cli.command {
         None => cli::shell::run(&target),
         Some(command) => {
@@ -158,6 +171,13 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .init();
+}
+
+/// `--max-list-size`: a byte count, plain (`268435456`) or with a unit
+/// (`256MiB`, `1 GB`), as the parse-size crate reads it by default.
+fn byte_size(text: &str) -> Result<u64, String> {
+    parse_size::parse_size(text)
+        .map_err(|e| format!("{e}: give bytes, or a size such as 512MiB or 1GB"))
 }
 
 /// A verb argument for clap; an unknown one is a usage error.

@@ -1568,3 +1568,62 @@ fn download_errors_name_the_destination_not_a_temporary_file() {
         stderr_of(&out)
     );
 }
+
+/// `--max-list-size` bounds the lists the binary keeps: a list over it fails
+/// (exit 1) with a message naming the option, `0` lifts the limit, a value
+/// that is no size is a usage error. In the shell it holds for every list.
+#[test]
+fn max_list_size_bounds_lists_and_names_itself_when_reached() {
+    let server = server_with_cat();
+    for name in ["a", "b"] {
+        let out = server
+            .cli()
+            .args(["upload", "-", "photos", name])
+            .write_stdin("x")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    // Three files: 192 bytes of overhead plus three lines of 14-16 bytes.
+    let list = |size: &str| {
+        server
+            .cli()
+            .args(["list-files", "photos", "--max-list-size", size])
+            .output()
+            .unwrap()
+    };
+    let out = list("200");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "error: the server's list of 3 items is larger than this client's limit of 200 bytes \
+         (--max-list-size raises it; 0 lifts it)\n"
+    );
+    assert_eq!(stdout_of(&out), "");
+    for size in ["1KiB", "0"] {
+        let out = list(size);
+        assert!(out.status.success(), "{size}: {}", stderr_of(&out));
+        assert_eq!(stdout_of(&out).lines().count(), 3, "{size}");
+    }
+    let out = list("lots");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("--max-list-size"),
+        "{}",
+        stderr_of(&out)
+    );
+    // The shell holds it too: one bucket fits in 100 bytes, three files do not.
+    let out = server
+        .cli()
+        .args(["--max-list-size", "100"])
+        .write_stdin("ls_b\nls_f photos\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("photos"), "{}", stdout_of(&out));
+    assert!(
+        stderr_of(&out).contains("list of 3 items"),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -766,3 +766,111 @@ fn an_upload_into_a_stalled_server_keeps_to_the_clients_time_out() {
     assert!(took < Duration::from_millis(1800), "took {took:?}");
     assert!(!c.is_open());
 }
+
+/// A server that answers every `LIST_B` line with a list announcing `count`
+/// buckets, then writes bucket lines (`bucket-000001` …, 13 bytes each)
+/// until `count` are out or the client hangs up: how many it wrote.
+fn listing(count: u64) -> (SocketAddr, thread::JoinHandle<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = io::BufWriter::new(stream);
+        let mut written = 0;
+        let mut line = String::new();
+        while io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
+            if line.trim() != "LIST_B" {
+                break;
+            }
+            line.clear();
+            if writeln!(writer, "400 LS {count}").is_err() {
+                break;
+            }
+            for i in 0..count {
+                if writeln!(writer, "bucket-{:06}", i % 1_000_000).is_err() {
+                    return written;
+                }
+                written += 1;
+            }
+            if writer.flush().is_err() {
+                break;
+            }
+        }
+        written
+    });
+    (addr, server)
+}
+
+/// A server whose list goes over the client's limit cannot make the client
+/// hold it: the client fails at the item that goes over and closes the
+/// connection, and the server's writes fail soon after.
+#[test]
+fn a_list_over_the_limit_fails_and_closes_the_connection() {
+    let (addr, server) = listing(u64::MAX / 2);
+    let mut c = connect(addr);
+    assert_eq!(
+        c.max_list_size(),
+        Some(bucket_client::DEFAULT_MAX_LIST_SIZE)
+    );
+    // The header alone goes over the default limit.
+    let e = c.list_buckets().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::ListTooLarge {
+                count,
+                limit: bucket_client::DEFAULT_MAX_LIST_SIZE
+            } if count == u64::MAX / 2
+        ),
+        "{e:?}"
+    );
+    assert!(e.breaks_connection());
+    assert!(!c.is_open());
+    assert!(matches!(c.list_buckets(), Err(Error::Closed)));
+    drop(c);
+    // Returns only once its writes fail: the client hung up.
+    server.join().unwrap();
+
+    // 10,000 items: 640,000 bytes of overhead, then 13 bytes per line; the
+    // limit is reached at item 4,616.
+    let (addr, server) = listing(10_000);
+    let mut c = connect(addr);
+    c.set_max_list_size(Some(700_000));
+    let e = c.list_buckets().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::ListTooLarge {
+                count: 10_000,
+                limit: 700_000
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "the server's list of 10000 items is larger than this client's limit of 700000 bytes"
+    );
+    assert!(!c.is_open());
+    drop(c);
+    server.join().unwrap();
+}
+
+/// Up to the limit a list is whole, and lifting the limit takes any list.
+#[test]
+fn a_list_within_the_limit_or_with_the_limit_lifted_is_whole() {
+    for limit in [Some(640_000 + 13 * 10_000), None] {
+        let (addr, server) = listing(10_000);
+        let mut c = connect(addr);
+        c.set_max_list_size(limit);
+        assert_eq!(c.max_list_size(), limit);
+        let buckets = c.list_buckets().unwrap();
+        assert_eq!(buckets.len(), 10_000);
+        assert_eq!(buckets[9_999].as_str(), "bucket-009999");
+        // The connection is still in step.
+        assert_eq!(c.list_buckets().unwrap().len(), 10_000);
+        drop(c);
+        assert_eq!(server.join().unwrap(), 20_000);
+    }
+}

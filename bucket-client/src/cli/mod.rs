@@ -19,8 +19,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// Everything the binary reports as `error: …`.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// An operation failed (a refusal shows the reply: `701 FUBF …`).
-    #[error(transparent)]
+    /// An operation failed (a refusal shows the reply: `701 FUBF …`; a list
+    /// over the limit names `--max-list-size`).
+    #[error("{}", with_hint(.0))]
     Client(#[from] Error),
     /// The server could not be reached.
     #[error("cannot connect to {target}: {}", bare(source))]
@@ -56,6 +57,15 @@ pub enum CliError {
     /// The user gave an empty answer to a question that has no default.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// A client error's message, with the option that lifts it for a list over
+/// the limit.
+fn with_hint(error: &Error) -> String {
+    match error {
+        Error::ListTooLarge { .. } => format!("{error} (--max-list-size raises it; 0 lifts it)"),
+        other => other.to_string(),
+    }
 }
 
 /// An error without the `network: ` prefix (the context says it already).
@@ -130,6 +140,7 @@ pub struct Target {
     host: String,
     port: u16,
     timeout: Option<Duration>,
+    max_list_size: Option<u64>,
 }
 
 impl Target {
@@ -142,7 +153,15 @@ impl Target {
             host,
             port: own_port.unwrap_or(port),
             timeout,
+            max_list_size: Some(bucket_client::DEFAULT_MAX_LIST_SIZE),
         }
+    }
+
+    /// Sets the largest list reply each connection keeps, in bytes (`0`:
+    /// no limit; [`Client::set_max_list_size`]).
+    pub fn with_max_list_size(mut self, bytes: u64) -> Self {
+        self.max_list_size = (bytes > 0).then_some(bytes);
+        self
     }
 
     /// A new connection.
@@ -152,10 +171,12 @@ impl Target {
             Some(timeout) => Client::connect_timeout(addr, timeout),
             None => Client::connect(addr),
         };
-        result.map_err(|source| CliError::Connect {
+        let mut client = result.map_err(|source| CliError::Connect {
             target: self.to_string(),
             source,
-        })
+        })?;
+        client.set_max_list_size(self.max_list_size);
+        Ok(client)
     }
 }
 
