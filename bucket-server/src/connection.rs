@@ -24,6 +24,12 @@ const TICK: Duration = Duration::from_millis(250);
 const COPY_BUF: usize = 256 * 1024;
 /// Longest lingering close (see `Connection::linger`).
 const LINGER: Duration = Duration::from_secs(2);
+/// Replies to pipelined requests are batched into one write up to this many
+/// bytes; past it they are written before the next request is answered. So
+/// a client that pipelines requests and reads no replies gets the socket's
+/// backpressure at once, and the server holds at most this much output plus
+/// one reply, however many `LIST_F` (or refused lines) it was sent.
+const OUT_BATCH: usize = 64 * 1024;
 
 /// What the connection is doing for the current request, between events.
 enum Pending<U> {
@@ -144,11 +150,7 @@ impl<S: Store> Connection<'_, S> {
             // The session writes replies of its own (prompts, refusals,
             // replies held behind a discarded payload): take them too.
             self.session.poll_transmit(&mut self.out);
-            if !self.out.is_empty() {
-                self.stream.write_all(&self.out)?;
-                self.out.clear();
-                self.last_activity = Instant::now();
-            }
+            self.write_out()?;
             if closed {
                 self.linger();
                 return Ok(());
@@ -331,6 +333,11 @@ impl<S: Store> Connection<'_, S> {
                 Step::Reply(reply) => self.send(&reply)?,
                 Step::Download(reader, len) => self.download(reader, len)?,
             }
+            // The session's own replies (refusals, prompts) count too.
+            self.session.poll_transmit(&mut self.out);
+            if self.out.len() >= OUT_BATCH {
+                self.write_out()?;
+            }
         }
     }
 
@@ -343,6 +350,17 @@ impl<S: Store> Connection<'_, S> {
             u.abort();
         }
         store_failure(Verb::Upload, &StoreError::Io(error))
+    }
+
+    /// Writes the replies waiting in `out`, blocking for as long as the
+    /// write time-out allows (a client that reads nothing is cut then).
+    fn write_out(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out)?;
+            self.out.clear();
+            self.last_activity = Instant::now();
+        }
+        Ok(())
     }
 
     /// Sends a final reply and logs the request.

@@ -55,6 +55,8 @@ struct FailingStore {
     fail_commit: bool,
     unreadable: Option<io::ErrorKind>,
     aborted: Arc<AtomicUsize>,
+    /// Calls of `list_files`.
+    listed: Arc<AtomicUsize>,
 }
 
 impl Default for FailingStore {
@@ -65,6 +67,7 @@ impl Default for FailingStore {
             fail_commit: false,
             unreadable: None,
             aborted: Arc::default(),
+            listed: Arc::default(),
         }
     }
 }
@@ -119,6 +122,7 @@ impl Store for FailingStore {
         self.inner.list_buckets()
     }
     fn list_files(&self, b: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        self.listed.fetch_add(1, Ordering::SeqCst);
         match self.unreadable {
             Some(kind) if b.as_str() == "locked" => {
                 Err(io::Error::new(kind, "cannot read locked").into())
@@ -527,4 +531,60 @@ fn list_f_without_a_bucket_lists_the_others_beside_a_mode_000_folder() {
         return;
     }
     expect_locked_left_out(&mut c);
+}
+
+/// A client that pipelines requests and reads no replies is held to the
+/// socket's buffers: once 64 KiB of replies wait, the server writes them
+/// before answering the next request, so it stops answering (and building
+/// lists) when the client stops reading. Before, it answered every request
+/// of a read (up to 256 KiB of them) into memory first: 1,000 pipelined
+/// `LIST_F` of a 100 kB listing took 100 MB of server memory.
+#[test]
+fn pipelined_lists_nobody_reads_stop_at_the_socket_not_in_memory() {
+    let store = FailingStore::default();
+    let bucket = BucketName::new("b").unwrap();
+    store.inner.create_bucket(&bucket).unwrap();
+    for i in 0..2000 {
+        let name = FileName::new(format!("a-file-with-a-rather-long-name-{i:05}.txt")).unwrap();
+        store
+            .inner
+            .start_upload(&bucket, &name, 0)
+            .unwrap()
+            .commit()
+            .unwrap();
+    }
+    let server = start(config(), store.clone());
+    let mut c = TcpStream::connect(server.local_addr()).unwrap();
+    // 1,000 requests in 9,000 bytes; each reply is about 100 kB.
+    c.write_all(&b"LIST_F b\n".repeat(1000)).unwrap();
+    // Wait until the server stops listing: it is blocked in a write.
+    let mut last = usize::MAX;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = store.listed.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    // Loopback buffers hold about 4 MB (tcp_wmem's 4 MiB maximum plus the
+    // receive window), so about 45 replies; the other 950 wait unbuilt.
+    assert!(
+        last < 200,
+        "{last} lists built for a client that reads none"
+    );
+    // Reading lets it go on: the replies arrive whole and in order.
+    let mut r = io::BufReader::new(c.try_clone().unwrap());
+    let mut line = String::new();
+    for _ in 0..300 {
+        line.clear();
+        io::BufRead::read_line(&mut r, &mut line).unwrap();
+        assert_eq!(line, "800 LFS 2000\n");
+        for _ in 0..2000 {
+            line.clear();
+            io::BufRead::read_line(&mut r, &mut line).unwrap();
+            assert!(line.starts_with("b a-file-with"), "{line:?}");
+        }
+    }
+    assert!(store.listed.load(Ordering::SeqCst) >= 300);
 }
