@@ -568,9 +568,11 @@ fn pipelined_lists_nobody_reads_stop_at_the_socket_not_in_memory() {
         last = now;
     }
     // Loopback buffers hold about 4 MB (tcp_wmem's 4 MiB maximum plus the
-    // receive window), so about 45 replies; the other 950 wait unbuilt.
+    // receive window): 47 replies here, the other 953 wait unbuilt. Before,
+    // the first read's 910 requests were all answered into memory. The
+    // bound leaves room for a machine with ten times the buffers.
     assert!(
-        last < 200,
+        last < 500,
         "{last} lists built for a client that reads none"
     );
     // Reading lets it go on: the replies arrive whole and in order.
