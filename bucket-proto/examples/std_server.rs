@@ -8,7 +8,8 @@
 //!
 //! It shows the loop every embedding of [`ServerSession`] runs: read bytes
 //! into the session, answer each event, write out what `poll_transmit`
-//! gives, until the session closes. The session itself answers malformed
+//! gives (at least every 64 KiB of replies, so a client that reads nothing
+//! cannot make the server hold every reply), until the session closes. The session itself answers malformed
 //! lines, dialogues and bad names; the application answers only valid
 //! requests, in `shared/memory.rs`, which has no I/O: `tokio_server.rs`
 //! runs the same answers on tokio. `bucket-server` runs the same loop with
@@ -21,8 +22,8 @@ use bucket_proto::ServerSession;
 
 #[path = "shared/memory.rs"]
 mod memory;
-use memory::Answerer;
-pub use memory::Files;
+
+pub use memory::{Answerer, Files, Next};
 
 /// What this server calls itself in `100 OK`.
 const SERVER: &str = "std_server-example/0.1";
@@ -59,17 +60,22 @@ fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
     let mut answerer = Answerer::new(files, SERVER);
     let mut out = Vec::new();
     loop {
-        // 1. Answer every event the bytes received so far hold.
-        let download = answerer.answer_events(&mut session)?;
+        // 1. Answer the events the bytes received so far hold (up to 64 KiB
+        //    of replies).
+        let next = answerer.answer_events(&mut session)?;
         // 2. Send what the session queued (replies, prompts), then a
         //    download's payload, written straight from the store.
         out.clear();
         session.poll_transmit(&mut out);
         stream.write_all(&out)?;
-        if let Some(payload) = download {
-            stream.write_all(&payload)?;
-            session.payload_sent_directly(payload.len() as u64)?;
-            continue; // more requests may be buffered already
+        match next {
+            Next::Read => {}
+            Next::Flush => continue, // more requests may be buffered already
+            Next::Payload(payload) => {
+                stream.write_all(&payload)?;
+                session.payload_sent_directly(payload.len() as u64)?;
+                continue;
+            }
         }
         if session.is_closed() {
             return Ok(());

@@ -24,8 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 #[path = "shared/memory.rs"]
 mod memory;
-use memory::Answerer;
-pub use memory::Files;
+
+pub use memory::{Answerer, Files, Next};
 
 /// What this server calls itself in `100 OK`.
 const SERVER: &str = "tokio_server-example/0.1";
@@ -62,17 +62,22 @@ async fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
     let mut answerer = Answerer::new(files, SERVER);
     let mut out = Vec::new();
     loop {
-        // 1. Answer every event the bytes received so far hold.
-        let download = answerer.answer_events(&mut session)?;
+        // 1. Answer the events the bytes received so far hold (up to 64 KiB
+        //    of replies).
+        let next = answerer.answer_events(&mut session)?;
         // 2. Send what the session queued (replies, prompts), then a
         //    download's payload, written straight from the store.
         out.clear();
         session.poll_transmit(&mut out);
         stream.write_all(&out).await?;
-        if let Some(payload) = download {
-            stream.write_all(&payload).await?;
-            session.payload_sent_directly(payload.len() as u64)?;
-            continue; // more requests may be buffered already
+        match next {
+            Next::Read => {}
+            Next::Flush => continue, // more requests may be buffered already
+            Next::Payload(payload) => {
+                stream.write_all(&payload).await?;
+                session.payload_sent_directly(payload.len() as u64)?;
+                continue;
+            }
         }
         if session.is_closed() {
             return Ok(());

@@ -621,6 +621,18 @@ impl ServerSession {
         !self.core.tx.is_empty()
     }
 
+    /// How many encoded bytes are waiting for
+    /// [`ServerSession::poll_transmit`].
+    ///
+    /// A connection loop answers pipelined requests in batches, but should
+    /// write out once this is large (`bucket-server` writes at 64 KiB)
+    /// before answering the next request: otherwise a client that pipelines
+    /// requests and reads no replies makes the server hold every reply of
+    /// everything it has read, and a `LIST_F` reply can be megabytes.
+    pub fn transmit_len(&self) -> usize {
+        self.core.tx.len()
+    }
+
     // ---- state --------------------------------------------------------
 
     /// The current state.

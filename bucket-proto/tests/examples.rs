@@ -285,3 +285,59 @@ async fn a_large_payload_goes_up_and_comes_back_whole_on_both_servers() {
         assert!(replies == expected, "replies differ from {addr}");
     }
 }
+
+/// The example servers answer pipelined requests in batches of up to 64 KiB
+/// of replies, then write them out before answering more: a client that
+/// pipelines requests and reads nothing cannot make them hold every reply.
+#[test]
+fn the_example_answerer_stops_once_64_kib_of_replies_wait() {
+    use bucket_proto::ServerSession;
+    let mut session = ServerSession::default();
+    let mut answerer = std_server::Answerer::new(std_server::Files::default(), "test");
+    session.receive(&b"CODES\n".repeat(1000));
+    let mut out = Vec::new();
+    let mut rounds = 0;
+    loop {
+        let next = answerer.answer_events(&mut session).unwrap();
+        let batch = session.poll_transmit(&mut out);
+        rounds += 1;
+        match next {
+            std_server::Next::Flush => {
+                // Stopped with requests still buffered, at one reply past
+                // the batch size.
+                assert!(session.buffered() > 0);
+                assert!((64 * 1024..70 * 1024).contains(&batch), "{batch}");
+            }
+            std_server::Next::Read => break,
+            std_server::Next::Payload(_) => panic!("no download was asked for"),
+        }
+    }
+    let replies = decode_reply_count(&out);
+    assert_eq!(replies, 1000);
+    assert!(rounds > 10, "{rounds} rounds");
+}
+
+/// Counts the replies in `bytes`, a whole stream of them.
+fn decode_reply_count(mut bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while !bytes.is_empty() {
+        match bucket_proto::decode::reply(bytes).unwrap() {
+            bucket_proto::Decoded::Complete { consumed, .. } => bytes = &bytes[consumed..],
+            bucket_proto::Decoded::Incomplete => panic!("a reply cut short"),
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Over sockets, both example servers answer every one of many pipelined
+/// requests whose replies far exceed one batch, in order.
+#[tokio::test]
+async fn both_example_servers_answer_a_long_pipeline_in_batches() {
+    let input = [b"CODES\n".repeat(1000), b"QUIT\n".to_vec()].concat();
+    for addr in [start_tokio_server().await, start_std_server()] {
+        let replies = exchange(addr, &input).await;
+        assert_eq!(decode_reply_count(&replies), 1001, "from {addr}");
+        assert!(replies.ends_with(b"200 BYE\n"));
+    }
+}

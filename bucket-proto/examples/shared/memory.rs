@@ -18,6 +18,23 @@ use bucket_proto::{
 pub type Files =
     Arc<Mutex<BTreeMap<BucketName<'static>, BTreeMap<FileName<'static>, Arc<Vec<u8>>>>>>;
 
+/// Bytes of replies a connection lets pile up before it writes them out
+/// ([`ServerSession::transmit_len`]).
+pub const OUT_BATCH: usize = 64 * 1024;
+
+/// What a connection loop does after [`Answerer::answer_events`]. In every
+/// case it first writes out what `poll_transmit` gives.
+pub enum Next {
+    /// Then reads more input (unless the session is closed).
+    Read,
+    /// Then answers again: replies were piling up, and requests may still
+    /// be buffered.
+    Flush,
+    /// Then writes this download's payload and reports it with
+    /// `payload_sent_directly`; requests may still be buffered.
+    Payload(Arc<Vec<u8>>),
+}
+
 /// The application's side of one connection: answers the requests a
 /// [`ServerSession`] hands out.
 pub struct Answerer {
@@ -44,18 +61,20 @@ impl Answerer {
         }
     }
 
-    /// Answers every event the bytes received so far hold, through
-    /// `session`, until it needs more input, closes, or owes a download's
-    /// payload. That payload is returned: write out `poll_transmit` first,
-    /// then the payload, then report it with `payload_sent_directly`.
+    /// Answers the events the bytes received so far hold, through
+    /// `session`, until it needs more input, closes, owes a download's
+    /// payload, or has [`OUT_BATCH`] bytes of replies to send. Says what the
+    /// connection loop does next ([`Next`]).
     ///
     /// # Errors
     /// The session refusing a reply (a bug here, not the peer's fault).
-    pub fn answer_events(
-        &mut self,
-        session: &mut ServerSession,
-    ) -> Result<Option<Arc<Vec<u8>>>, SendError> {
-        while let Some(event) = session.poll_event() {
+    pub fn answer_events(&mut self, session: &mut ServerSession) -> Result<Next, SendError> {
+        // Replies to pipelined requests go out in batches, but a client
+        // that reads none must not make the server hold them all.
+        while session.transmit_len() < OUT_BATCH {
+            let Some(event) = session.poll_event() else {
+                return Ok(Next::Read);
+            };
             let (reply, payload) = match event {
                 ServerEvent::RequestReceived(Request::Upload { bucket, name, .. }) => {
                     // The payload comes next, as PayloadData events.
@@ -84,15 +103,15 @@ impl Answerer {
                 }
                 // Answered by the session itself: nothing to do.
                 ServerEvent::Prompted { .. } | ServerEvent::RequestRejected(_) => continue,
-                ServerEvent::Closed => break,
+                ServerEvent::Closed => return Ok(Next::Read),
             };
             session.send_reply(&reply)?;
-            if payload.is_some() {
+            if let Some(payload) = payload {
                 // The session hands out nothing more until it is sent.
-                return Ok(payload);
+                return Ok(Next::Payload(payload));
             }
         }
-        Ok(None)
+        Ok(Next::Flush)
     }
 
     /// The reply to a request other than `UPLOAD`, and the payload that
