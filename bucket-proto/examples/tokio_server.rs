@@ -9,10 +9,11 @@
 //! ```
 //!
 //! The loop is the one every embedding of [`ServerSession`] runs, with
-//! `.await` at the two points that wait: answer every event the bytes
+//! `.await` at the two points that wait: answer the events the bytes
 //! received so far hold (no I/O, so nothing borrowed from the session lives
-//! across an `.await`), write out what `poll_transmit` gives and a
-//! download's payload, then read more straight into the session's buffer.
+//! across an `.await`), write out what `poll_transmit` gives (at least every
+//! 64 KiB of replies) and a download's payload, then read more straight
+//! into the session's buffer.
 //! Any client works against it: `tokio_client`, `std_client`,
 //! `bucket-client`.
 
