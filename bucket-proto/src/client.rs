@@ -44,9 +44,10 @@ pub struct ClientConfig {
     /// item plus the length of each item's line (without its LF), which is
     /// about what its items take in memory. A list whose header announces
     /// more items than could fit is refused at once, before any item
-    /// arrives; otherwise the session fails at the item that goes over. Either way the session
-    /// fails with [`ClientError::ListTooLarge`] (docs/protocol.md, decision
-    /// 10). Default: [`ClientConfig::DEFAULT_MAX_LIST_SIZE`].
+    /// arrives; otherwise the session fails at the item that goes over.
+    /// Either way the session fails with [`ClientError::ListTooLarge`]
+    /// (docs/protocol.md, decision 10). Default:
+    /// [`ClientConfig::DEFAULT_MAX_LIST_SIZE`].
     pub max_list_size: Option<u64>,
 }
 
