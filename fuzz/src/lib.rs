@@ -1141,8 +1141,8 @@ pub struct ClientRun {
     pub end: Result<(), ClientError>,
 }
 
-fn client_with(pending: &[Request<'_>]) -> ClientSession {
-    let mut client = ClientSession::new();
+fn client_with(pending: &[Request<'_>], config: &ClientConfig) -> ClientSession {
+    let mut client = ClientSession::with_config(config.clone());
     for r in pending {
         client.send_request(r).expect("send_request");
         if let Some(n) = r.payload_len() {
@@ -1182,11 +1182,17 @@ fn pump_client(client: &mut ClientSession, log: &mut Vec<CEv>) -> Result<(), Cli
     }
 }
 
-/// Feeds `chunks` to a client that has sent `pending`, each the way `feeds`
-/// says (see [`Feed`]), then the end of input. End of input closes or fails
-/// the session; failure is sticky; nothing can be sent afterwards.
-pub fn run_client(pending: &[Request<'_>], chunks: &[&[u8]], feeds: &[(Feed, usize)]) -> ClientRun {
-    let mut client = client_with(pending);
+/// Feeds `chunks` to a client with `config` that has sent `pending`, each
+/// the way `feeds` says (see [`Feed`]), then the end of input. End of input
+/// closes or fails the session; failure is sticky; nothing can be sent
+/// afterwards.
+pub fn run_client(
+    pending: &[Request<'_>],
+    config: &ClientConfig,
+    chunks: &[&[u8]],
+    feeds: &[(Feed, usize)],
+) -> ClientRun {
+    let mut client = client_with(pending, config);
     let mut events = Vec::new();
     let mut end = Ok(());
     for (chunk, &(feed, extra)) in chunks.iter().zip(feeds) {
@@ -1253,28 +1259,83 @@ fn list_header(data: &[u8]) -> Option<(ReplyCode, u64)> {
     Some((code, count))
 }
 
-/// The error a client session with the default [`ClientConfig`] gives at a
-/// list header, if `data` starts with one: it answers no pending request
-/// (`front`), or announces more items than the default `max_list_size`
-/// holds at [`ClientConfig::LIST_ITEM_OVERHEAD`] bytes each. (Fuzz inputs
-/// are far too short for item lines to reach that limit.)
+/// The error a client session gives at a list header that answers no
+/// pending request (`front`), if `data` starts with one.
 fn list_header_error(data: &[u8], front: Option<Verb>) -> Option<ClientError> {
-    let (code, count) = list_header(data)?;
-    let limit = ClientConfig::DEFAULT_MAX_LIST_SIZE;
+    let (code, _) = list_header(data)?;
     match front {
         None => Some(ClientError::UnrequestedReply { code }),
         Some(verb) if !fits(verb, code) => Some(ClientError::UnexpectedReply { verb, code }),
-        Some(_) if count.saturating_mul(ClientConfig::LIST_ITEM_OVERHEAD) > limit => {
-            Some(ClientError::ListTooLarge { count, limit })
-        }
         Some(_) => None,
     }
+}
+
+/// The settings a client session runs an input with: the default list
+/// limit for a quarter of the inputs, none for another quarter, and a small
+/// one (0–4095 bytes) for the rest, so that lists go over it at their
+/// header and at their items.
+pub fn client_config(data: &[u8]) -> ClientConfig {
+    let h = hash(data).rotate_left(17);
+    let limit = match h % 4 {
+        0 => Some(ClientConfig::DEFAULT_MAX_LIST_SIZE),
+        1 => None,
+        _ => Some((h >> 8) % 4096),
+    };
+    ClientConfig::default().with_max_list_size(limit)
+}
+
+/// The `ListTooLarge` a client session with `limit` fails with at the list
+/// reply `data` starts with, if it does: the list answers the pending
+/// request (`front`) and announces more items than `limit` holds at
+/// [`ClientConfig::LIST_ITEM_OVERHEAD`] bytes each, or an item line (framed
+/// and UTF-8, as the session checks those first) takes it over while every
+/// item before it is well-formed (decoded as a list of just those).
+fn list_limit_error(data: &[u8], front: Option<Verb>, limit: Option<u64>) -> Option<ClientError> {
+    let limit = limit?;
+    let (code, count) = list_header(data)?;
+    if !front.is_some_and(|verb| fits(verb, code)) {
+        return None;
+    }
+    let too_large = ClientError::ListTooLarge { count, limit };
+    let overhead = count.saturating_mul(ClientConfig::LIST_ITEM_OVERHEAD);
+    if overhead > limit {
+        return Some(too_large);
+    }
+    let items = &data[data.iter().position(|&b| b == b'\n')? + 1..];
+    let (mut at, mut size) = (0, overhead);
+    for index in 0..count {
+        let lf = items[at..].iter().position(|&b| b == b'\n')?;
+        if lf >= MAX_REPLY_LINE_LEN {
+            return None;
+        }
+        let mut line = &items[at..at + lf];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        std::str::from_utf8(line).ok()?;
+        size += line.len() as u64;
+        if size > limit {
+            let before = [
+                format!("{} {} {index}\n", code.number(), code.mnemonic()).as_bytes(),
+                &items[..at],
+            ]
+            .concat();
+            return matches!(decode::reply(&before), Ok(Decoded::Complete { .. }))
+                .then_some(too_large);
+        }
+        at += lf + 1;
+    }
+    None
 }
 
 /// What a client that has sent `pending` must make of `data`, computed with
 /// `decode::reply` one reply at a time: the second reading of the grammar
 /// the session must agree with.
-pub fn expected_client_run(pending: &[Request<'_>], data: &[u8]) -> ClientRun {
+pub fn expected_client_run(
+    pending: &[Request<'_>],
+    config: &ClientConfig,
+    data: &[u8],
+) -> ClientRun {
     let mut queue: VecDeque<Verb> = pending.iter().map(Request::verb).collect();
     let mut events = Vec::new();
     let mut at = 0;
@@ -1282,6 +1343,13 @@ pub fn expected_client_run(pending: &[Request<'_>], data: &[u8]) -> ClientRun {
         if at == data.len() {
             events.push(CEv::Closed);
             break Ok(());
+        }
+        // A list over the limit fails where the session meets it, whatever
+        // follows.
+        if let Some(error) =
+            list_limit_error(&data[at..], queue.front().copied(), config.max_list_size)
+        {
+            break Err(error);
         }
         let (value, consumed) = match decode::reply(&data[at..]) {
             Ok(Decoded::Complete { value, consumed }) => (value, consumed),
@@ -1337,12 +1405,14 @@ pub fn expected_client_run(pending: &[Request<'_>], data: &[u8]) -> ClientRun {
 }
 
 /// `client_session` with explicit split points: fed whole and cut at each
-/// of `splits`, the session gives the same events and the same ending, and
-/// the whole run matches [`expected_client_run`].
+/// of `splits`, with the settings [`client_config`] draws for `data`, the
+/// session gives the same events and the same ending, and the whole run
+/// matches [`expected_client_run`].
 pub fn check_client_stream(data: &[u8], splits: &[&[usize]]) {
     let pending = guess_requests(data);
-    let whole = run_client(&pending, &[data], &feeds(None, 1));
-    let expected = expected_client_run(&pending, data);
+    let config = client_config(data);
+    let whole = run_client(&pending, &config, &[data], &feeds(None, 1));
+    let expected = expected_client_run(&pending, &config, data);
     same(
         &whole,
         &expected,
@@ -1356,7 +1426,7 @@ pub fn check_client_stream(data: &[u8], splits: &[&[usize]]) {
     for (i, points) in splits.iter().enumerate() {
         let pieces = chunks(data, points);
         let how = feeds(Some(hash(data).wrapping_add(i as u64)), pieces.len());
-        let chunked = run_client(&pending, &pieces, &how);
+        let chunked = run_client(&pending, &config, &pieces, &how);
         same(&whole, &chunked, "splitting the input changed the session");
     }
 }
@@ -1842,22 +1912,51 @@ mod tests {
     }
 
     /// The model and the session agree on the default list limit's edge:
-    /// 4,194,304 items of 64 bytes fill 256 MiB exactly and are awaited;
-    /// one more is refused at the header.
+    /// 4,194,304 items of 64 bytes fill 256 MiB exactly, so the header is
+    /// accepted and the first non-empty item line goes over; one more item
+    /// is refused at the header. And on a small limit met mid-list.
     #[test]
-    fn the_default_list_limit_is_judged_at_the_header() {
-        let at_limit = b"400 LS 4194304\na\n";
-        let run = expected_client_run(&[Request::ListBuckets], at_limit);
-        assert_eq!(run.end, Err(ClientError::UnexpectedEof));
-        check_client_stream(at_limit, &[&[3, 15]]);
-        let over = b"400 LS 4194305\na\n";
-        let run = expected_client_run(&[Request::ListBuckets], over);
-        let want = ClientError::ListTooLarge {
-            count: 4_194_305,
-            limit: 256 << 20,
+    fn list_limits_are_judged_at_the_header_and_at_each_item() {
+        let default = ClientConfig::default();
+        let limit = ClientConfig::DEFAULT_MAX_LIST_SIZE;
+        let check = |config: &ClientConfig, data: &[u8], want: Result<(), ClientError>| {
+            let run = expected_client_run(&[Request::ListBuckets], config, data);
+            assert_eq!(run.end, want, "{:?}", String::from_utf8_lossy(data));
+            let whole = run_client(&[Request::ListBuckets], config, &[data], &feeds(None, 1));
+            same(&whole, &run, "session and model disagree");
         };
-        assert_eq!(run.end, Err(want));
-        check_client_stream(over, &[&[3, 15]]);
+        let too_large = |count, limit| Err(ClientError::ListTooLarge { count, limit });
+        check(
+            &default,
+            b"400 LS 4194304\na\n",
+            too_large(4_194_304, limit),
+        );
+        check(
+            &default,
+            b"400 LS 4194305\na\n",
+            too_large(4_194_305, limit),
+        );
+        // An empty item line adds nothing; its own error comes first.
+        let run = expected_client_run(&[Request::ListBuckets], &default, b"400 LS 4194304\n\n");
+        assert!(
+            matches!(run.end, Err(ClientError::Reply(_))),
+            "{:?}",
+            run.end
+        );
+        // 2 items: 128 bytes, then 3 and 2: over at 132, whole at 133.
+        let small = |n| ClientConfig::default().with_max_list_size(Some(n));
+        check(&small(132), b"400 LS 2\nabc\nde\n", too_large(2, 132));
+        check(&small(133), b"400 LS 2\nabc\nde\n", Ok(()));
+        // A bad item before the one that goes over is that item's error; an
+        // item's size is judged before its syntax.
+        let run = expected_client_run(&[Request::ListBuckets], &small(132), b"400 LS 2\na/b\nde\n");
+        assert!(
+            matches!(run.end, Err(ClientError::Reply(_))),
+            "{:?}",
+            run.end
+        );
+        check(&small(130), b"400 LS 2\na/b\nde\n", too_large(2, 130));
+        check(&small(130), b"400 LS 2\nabc\r\nde\n", too_large(2, 130));
     }
 
     #[test]
