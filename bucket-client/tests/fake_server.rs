@@ -199,15 +199,16 @@ fn serve(
 }
 
 /// A server that accepts one connection and runs `serve` on it, on a
-/// thread of its own: its address, and that thread.
-fn one_connection(
-    serve: impl FnOnce(TcpStream) + Send + 'static,
-) -> (SocketAddr, thread::JoinHandle<()>) {
+/// thread of its own: its address, and that thread (which returns what
+/// `serve` returns).
+fn one_connection<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (SocketAddr, thread::JoinHandle<T>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        serve(stream);
+        serve(stream)
     });
     (addr, server)
 }
@@ -771,10 +772,7 @@ fn an_upload_into_a_stalled_server_keeps_to_the_clients_time_out() {
 /// buckets, then writes bucket lines (`bucket-000001` …, 13 bytes each)
 /// until `count` are out or the client hangs up: how many it wrote.
 fn listing(count: u64) -> (SocketAddr, thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    one_connection(move |stream| {
         let mut reader = io::BufReader::new(stream.try_clone().unwrap());
         let mut writer = io::BufWriter::new(stream);
         let mut written = 0;
@@ -798,8 +796,7 @@ fn listing(count: u64) -> (SocketAddr, thread::JoinHandle<u64>) {
             }
         }
         written
-    });
-    (addr, server)
+    })
 }
 
 /// A server whose list goes over the client's limit cannot make the client

@@ -9,6 +9,8 @@
 // each shared file twice (two modules, same items: the types agree).
 #![allow(clippy::duplicate_mod)]
 
+mod common;
+
 #[path = "../examples/std_client.rs"]
 mod std_client;
 #[path = "../examples/std_server.rs"]
@@ -312,22 +314,9 @@ fn the_example_answerer_stops_once_64_kib_of_replies_wait() {
             std_server::Next::Payload(_) => panic!("no download was asked for"),
         }
     }
-    let replies = decode_reply_count(&out);
+    let replies = common::decode_reply_stream(&out).len();
     assert_eq!(replies, 1000);
     assert!(rounds > 10, "{rounds} rounds");
-}
-
-/// Counts the replies in `bytes`, a whole stream of them.
-fn decode_reply_count(mut bytes: &[u8]) -> usize {
-    let mut n = 0;
-    while !bytes.is_empty() {
-        match bucket_proto::decode::reply(bytes).unwrap() {
-            bucket_proto::Decoded::Complete { consumed, .. } => bytes = &bytes[consumed..],
-            bucket_proto::Decoded::Incomplete => panic!("a reply cut short"),
-        }
-        n += 1;
-    }
-    n
 }
 
 /// Over sockets, both example servers answer every one of many pipelined
@@ -337,7 +326,11 @@ async fn both_example_servers_answer_a_long_pipeline_in_batches() {
     let input = [b"CODES\n".repeat(1000), b"QUIT\n".to_vec()].concat();
     for addr in [start_tokio_server().await, start_std_server()] {
         let replies = exchange(addr, &input).await;
-        assert_eq!(decode_reply_count(&replies), 1001, "from {addr}");
+        assert_eq!(
+            common::decode_reply_stream(&replies).len(),
+            1001,
+            "from {addr}"
+        );
         assert!(replies.ends_with(b"200 BYE\n"));
     }
 }
