@@ -9,11 +9,12 @@
 //! It shows the loop every embedding of [`ServerSession`] runs: read bytes
 //! into the session, answer each event, write out what `poll_transmit`
 //! gives (at least every 64 KiB of replies, so a client that reads nothing
-//! cannot make the server hold every reply), until the session closes. The session itself answers malformed
-//! lines, dialogues and bad names; the application answers only valid
-//! requests, in `shared/memory.rs`, which has no I/O: `tokio_server.rs`
-//! runs the same answers on tokio. `bucket-server` runs the same loop with
-//! a real store, limits, timeouts, logs and zero-copy payloads.
+//! cannot make the server hold every reply), until the session closes. The
+//! session itself answers malformed lines, dialogues and bad names; the
+//! application answers only valid requests, in `shared/memory.rs`, which has
+//! no I/O: `tokio_server.rs` runs the same answers on tokio. `bucket-server`
+//! runs the same loop with a real store, limits, timeouts, logs and
+//! zero-copy payloads.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
