@@ -1057,10 +1057,7 @@ fn client_refuses_a_list_nobody_asked_for_at_its_header() {
 /// A client session that sent `LIST_B` with `max_list_size` at `limit`.
 fn listing_client(limit: Option<u64>) -> ClientSession {
     let config = ClientConfig::default().with_max_list_size(limit);
-    let mut client = ClientSession::with_config(config);
-    client.send_request(&Request::ListBuckets).unwrap();
-    client.poll_transmit(&mut Vec::new());
-    client
+    client_with_config(config, &[Request::ListBuckets])
 }
 
 /// A list whose header announces more items than the limit could hold is

@@ -10,8 +10,8 @@ pub mod strategies;
 use std::borrow::Cow;
 
 use bucket_proto::{
-    ClientError, ClientEvent, ClientSession, FileEntry, Reply, Request, RequestError, ServerConfig,
-    ServerEvent, ServerSession, Verb, decode, help,
+    ClientConfig, ClientError, ClientEvent, ClientSession, FileEntry, Reply, Request, RequestError,
+    ServerConfig, ServerEvent, ServerSession, Verb, decode, help,
 };
 
 // ---- owned events -------------------------------------------------------
@@ -464,7 +464,12 @@ pub fn pump_client(client: &mut ClientSession, log: &mut Vec<CEv>) -> Result<(),
 /// A client session that has sent `pending` (payloads for uploads included,
 /// transmitted bytes thrown away).
 pub fn client_with_pending(pending: &[Request<'_>]) -> ClientSession {
-    let mut client = ClientSession::new();
+    client_with_config(ClientConfig::default(), pending)
+}
+
+/// [`client_with_pending`] for a session with `config`.
+pub fn client_with_config(config: ClientConfig, pending: &[Request<'_>]) -> ClientSession {
+    let mut client = ClientSession::with_config(config);
     for r in pending {
         client.send_request(r).expect("send_request");
         if let Some(n) = r.payload_len() {
