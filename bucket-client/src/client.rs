@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bucket_proto::{
     BucketName, ClientEvent, ClientSession, FileEntry, FileName, Reply, ReplyCode, Request, Verb,
@@ -170,6 +170,12 @@ impl Client {
     /// One that takes longer fails the operation with [`Error::Io`] of kind
     /// `TimedOut`, saying how long it waited (`timed out after 5 s waiting
     /// for the server`), and closes the connection.
+    ///
+    /// The same limit bounds each reply line (a status line, each item of a
+    /// list) from its first byte to its end, however often bytes of it
+    /// arrive, so a server that trickles a line byte by byte fails the same
+    /// way (`timed out after 5 s waiting for the end of a reply line`). A
+    /// download's payload is bounded per read only.
     ///
     /// # Errors
     /// [`Error::Io`] when the socket refuses the setting (e.g. a zero
@@ -660,20 +666,76 @@ impl Client {
     /// Reads from the socket into the session: one read, straight into the
     /// session's receive buffer (no copy).
     fn fill(&mut self) -> Result<()> {
+        self.read_into_session().map(|_| ())
+    }
+
+    /// [`Client::fill`], returning how many bytes it read (0 at the end of
+    /// the stream) and the index of the last LF among them.
+    fn read_into_session(&mut self) -> Result<(usize, Option<usize>)> {
         loop {
-            match self.stream.read(self.session.receive_buffer(BUFFER_SIZE)) {
+            let buf = self.session.receive_buffer(BUFFER_SIZE);
+            match self.stream.read(buf) {
                 Ok(0) => {
                     self.session.receive_eof();
-                    return Ok(());
+                    return Ok((0, None));
                 }
                 Ok(n) => {
+                    let last_lf = buf[..n].iter().rposition(|&b| b == b'\n');
                     self.session.commit_received(n);
-                    return Ok(());
+                    return Ok((n, last_lf));
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(Error::Io(self.timed_out(error, true))),
             }
         }
+    }
+
+    /// [`Client::fill`] while a reply's lines arrive. The line under way
+    /// (`line_started`: when its first byte came, `None` between lines)
+    /// must end within the read time-out of that byte, however often bytes
+    /// of it arrive: a server cannot hold the client by trickling a line
+    /// byte by byte, as `bucket-server` does not let a client hold it
+    /// (docs/operations.md). Updates `line_started` from the bytes read.
+    ///
+    /// # Errors
+    /// [`Error::Io`] of kind `TimedOut` when the line has taken longer than
+    /// the time-out; what [`Client::fill`] returns.
+    fn fill_line(&mut self, line_started: &mut Option<Instant>) -> Result<()> {
+        // Only a line under way needs the limit (one more system call).
+        let limit = match line_started {
+            Some(_) => self.stream.read_timeout().map_err(Error::Io)?,
+            None => None,
+        };
+        let (n, last_lf) = match (*line_started, limit) {
+            (Some(started), Some(limit)) => {
+                let left = limit.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    return Err(slow_line(limit));
+                }
+                // This read may wait only for what is left of the line's time.
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(Error::Io)?;
+                let read = self.read_into_session();
+                self.stream
+                    .set_read_timeout(Some(limit))
+                    .map_err(Error::Io)?;
+                match read {
+                    Err(Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                        return Err(slow_line(limit));
+                    }
+                    read => read?,
+                }
+            }
+            _ => self.read_into_session()?,
+        };
+        *line_started = match last_lf {
+            // Bytes after the last LF start the next line now.
+            Some(i) => (i + 1 < n).then(Instant::now),
+            None if n > 0 => line_started.or_else(|| Some(Instant::now())),
+            None => *line_started,
+        };
+        Ok(())
     }
 
     /// `error` from a socket read (`reading`) or write; when it is the
@@ -700,8 +762,10 @@ impl Client {
     }
 
     /// The next final reply, reading as needed; failure replies become
-    /// [`Error::Refused`].
+    /// [`Error::Refused`]. Each of its lines must arrive whole within the
+    /// read time-out of its first byte ([`Client::fill_line`]).
     fn reply(&mut self) -> Result<Reply<'static>> {
+        let mut line_started = None;
         loop {
             match self.session.poll_event()? {
                 Some(ClientEvent::Reply { request, reply }) => {
@@ -722,7 +786,7 @@ impl Client {
                         code: ReplyCode::Download,
                     });
                 }
-                None => self.fill()?,
+                None => self.fill_line(&mut line_started)?,
             }
         }
     }
@@ -922,6 +986,18 @@ impl Client {
         writer.flush().map_err(Error::Local)?;
         Ok(size)
     }
+}
+
+/// A reply line that took longer than `limit` from its first byte to its LF
+/// ([`Client::fill_line`]): [`Error::Io`] of kind `TimedOut`.
+fn slow_line(limit: Duration) -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "timed out after {} waiting for the end of a reply line",
+            seconds(limit)
+        ),
+    ))
 }
 
 /// A time limit for people: `5 s`, or `300 ms` below a whole second.

@@ -52,8 +52,8 @@ struct Cli {
     )]
     port: u16,
 
-    /// Seconds allowed to connect and for each network read or write; 0 waits
-    /// forever.
+    /// Seconds allowed to connect, for each network read or write, and for
+    /// each reply line from its first byte to its end; 0 waits forever.
     #[arg(long, value_name = "SECS", default_value_t = 60, global = true)]
     timeout: u64,
 

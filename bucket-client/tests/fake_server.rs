@@ -871,3 +871,92 @@ fn a_list_within_the_limit_or_with_the_limit_lifted_is_whole() {
         assert_eq!(server.join().unwrap(), 20_000);
     }
 }
+
+/// A server that reads one request line, writes `head` at once, then
+/// `tail` one byte every `every` until it is out or the client hangs up:
+/// how many bytes of `tail` it wrote.
+fn trickling(
+    head: &'static [u8],
+    tail: &'static [u8],
+    every: Duration,
+) -> (SocketAddr, thread::JoinHandle<usize>) {
+    one_connection(move |stream| {
+        let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        io::BufRead::read_line(&mut reader, &mut String::new()).unwrap();
+        writer.write_all(head).unwrap();
+        for (sent, byte) in tail.iter().enumerate() {
+            thread::sleep(every);
+            if writer.write_all(std::slice::from_ref(byte)).is_err() {
+                return sent;
+            }
+        }
+        tail.len()
+    })
+}
+
+const TRICKLED_HELLO: &[u8] = b"100 OK BKT/1 fake/1.0\n";
+
+/// A server that trickles a reply line byte by byte, each byte well within
+/// the read time-out, cannot keep the client waiting: the line as a whole
+/// must arrive within the time-out of its first byte (as `bucket-server`
+/// holds clients to, docs/operations.md).
+#[test]
+fn a_trickled_reply_line_times_out_however_often_bytes_arrive() {
+    // 22 bytes, one per 100 ms: 2.2 s for the line, against 500 ms.
+    let (addr, server) = trickling(b"", TRICKLED_HELLO, Duration::from_millis(100));
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(500)).unwrap();
+    let e = c.hello().unwrap_err();
+    assert!(
+        matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::TimedOut),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "network: timed out after 500 ms waiting for the end of a reply line"
+    );
+    assert!(!c.is_open());
+    // The client hung up before the line was out.
+    assert!(server.join().unwrap() < TRICKLED_HELLO.len());
+}
+
+/// Each line of a list counts from its own first byte: whole items at once,
+/// then one trickled, fails at that one.
+#[test]
+fn a_trickled_list_item_times_out() {
+    let tail = b"bucket-c\n";
+    let (addr, server) = trickling(
+        b"400 LS 3\nbucket-a\nbucket-b\n",
+        tail,
+        Duration::from_millis(150),
+    );
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(500)).unwrap();
+    let e = c.list_buckets().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "network: timed out after 500 ms waiting for the end of a reply line"
+    );
+    assert!(!c.is_open());
+    assert!(server.join().unwrap() < tail.len());
+}
+
+/// The limit is per line, not per reply: a list whose lines each arrive
+/// within the time-out is whole, however long the reply takes, and so is a
+/// line that arrives in pieces within it.
+#[test]
+fn slow_lines_within_the_time_out_are_whole() {
+    // Three 9-byte items, one byte per 50 ms: about 450 ms per line and
+    // 1.35 s for the reply, against 1 s.
+    let tail = b"bucket-a\nbucket-b\nbucket-c\n";
+    let (addr, server) = trickling(b"400 LS 3\n", tail, Duration::from_millis(50));
+    let mut c = Client::connect_timeout(addr, Duration::from_secs(1)).unwrap();
+    let buckets = c.list_buckets().unwrap();
+    assert_eq!(buckets, [b("bucket-a"), b("bucket-b"), b("bucket-c")]);
+    assert_eq!(server.join().unwrap(), tail.len());
+
+    // A status line in pieces, 20 ms apart: about 440 ms against 2 s.
+    let (addr, server) = trickling(b"", TRICKLED_HELLO, Duration::from_millis(20));
+    let mut c = Client::connect_timeout(addr, Duration::from_secs(2)).unwrap();
+    assert_eq!(c.hello().unwrap(), "fake/1.0");
+    assert_eq!(server.join().unwrap(), TRICKLED_HELLO.len());
+}
