@@ -999,6 +999,12 @@ fn stalling_download_server() -> SocketAddr {
 /// A download from a stalling server into a temporary folder, under way:
 /// its part file has bytes in it. With `nohup`, the client runs under
 /// nohup(1), which starts it with SIGHUP ignored.
+///
+/// The client starts with SIGINT, SIGTERM and SIGHUP at their default
+/// action (GNU env's `--default-signal`) whatever the tests inherited, as
+/// the client keeps a signal it was started with ignored: under `nohup
+/// cargo test`, or in a script's background job (SIGINT ignored), the
+/// signals would otherwise not reach it.
 struct DownloadUnderWay {
     child: std::process::Child,
     dir: TempDir,
@@ -1017,10 +1023,12 @@ impl DownloadUnderWay {
         let addr = stalling_download_server();
         let dir = tempfile::tempdir().unwrap();
         let client = env!("CARGO_BIN_EXE_bucket-client");
-        let mut cmd = std::process::Command::new(if nohup { "nohup" } else { client });
+        let mut cmd = std::process::Command::new("env");
+        cmd.arg("--default-signal=HUP,INT,TERM");
         if nohup {
-            cmd.arg(client);
+            cmd.arg("nohup");
         }
+        cmd.arg(client);
         let child = cmd
             .args(["-s", &addr.to_string(), "download", "b", "big.bin"])
             .arg(dir.path().join("big.bin"))

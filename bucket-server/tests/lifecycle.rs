@@ -148,20 +148,21 @@ fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections() {
 /// options, run through the command `wrapper` (empty: none; `nohup`, or
 /// [`ulimit`]'s, which keep its PID). Returns it, its address (from its
 /// "listening addr=…" log line) and its log until that line.
+///
+/// Before the wrapper, GNU env's `--default-signal` gives the server
+/// SIGINT, SIGTERM and SIGHUP at their default action whatever the tests
+/// inherited: the server keeps a signal it was started with ignored, so
+/// under `nohup cargo test` the signal tests would otherwise test nohup.
 fn spawn_binary(
     root: &std::path::Path,
     wrapper: &[String],
     extra: &[&str],
 ) -> (Spawned, std::net::SocketAddr, String) {
     let binary = env!("CARGO_BIN_EXE_bucket-server");
-    let mut cmd = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut cmd = Command::new(program);
-            cmd.args(args).arg(binary);
-            cmd
-        }
-        None => Command::new(binary),
-    };
+    let mut cmd = Command::new("env");
+    cmd.arg("--default-signal=HUP,INT,TERM")
+        .args(wrapper)
+        .arg(binary);
     let mut child = cmd
         .arg("--root")
         .arg(root)
