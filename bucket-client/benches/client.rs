@@ -105,14 +105,21 @@ impl Raw {
     }
 }
 
-fn round_trips(c: &mut Criterion, server: &RunningServer) {
-    let mut client = connect(server);
-    let mut raw = Raw::connect(server);
-    let mut group = c.benchmark_group("client_round_trip");
+/// A group whose figures are operations per second (one per iteration),
+/// timed over 4 s after a 1 s warm-up: the round-trip and small-file groups.
+fn per_operation<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(1));
+    group
+}
+
+fn round_trips(c: &mut Criterion, server: &RunningServer) {
+    let mut client = connect(server);
+    let mut raw = Raw::connect(server);
+    let mut group = per_operation(c, "client_round_trip");
     group.bench_function("raw_hello", |b| {
         b.iter(|| raw.round_trip(b"HELLO\n", "100 "))
     });
@@ -131,11 +138,7 @@ fn small_files(c: &mut Criterion, server: &RunningServer) {
     raw_upload.extend_from_slice(&data);
     let mut into = Vec::with_capacity(SMALL);
     let (photos, small) = (bucket("photos"), file("small.bin"));
-    let mut group = c.benchmark_group("client_small_file");
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .throughput(Throughput::Elements(1));
+    let mut group = per_operation(c, "client_small_file");
     group.bench_function("raw_upload", |b| {
         b.iter(|| raw.round_trip(&raw_upload, "700 "))
     });
