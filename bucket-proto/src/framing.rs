@@ -16,7 +16,7 @@ pub const MAX_LINE_LEN: usize = 4096;
 
 /// Longest reply line a client accepts, in bytes, terminator included. Reply
 /// lines carry at most a quoted file name and a size, or a line of help text;
-/// docs/protocol.md § Limits.
+/// docs/protocol.md, decision 17.
 pub const MAX_REPLY_LINE_LEN: usize = 8192;
 
 /// What the framer found at the front of a buffer.

@@ -145,7 +145,7 @@ fn skip_seps(i: &str) -> &str {
 }
 
 /// `*(SEP arg)`, leniently: separators before the first argument and after the
-/// last are allowed (docs/protocol.md § Robustness). `verb` names the verb for
+/// last are allowed (docs/protocol.md, decision 2). `verb` names the verb for
 /// the too-many-arguments error.
 pub(crate) fn args(mut i: &str, verb: Verb) -> Result<Args<'_>, RequestError> {
     let mut out = Args::default();

@@ -6,6 +6,10 @@ use std::fmt;
 use crate::codes::ReplyCode;
 use crate::names::{BucketName, FileName};
 
+/// Length of the longest spelling of a verb, in bytes (`DOWNLOAD_FILE`,
+/// `DELETE_BUCKET`; PROTOCOL.md § Requests); no longer token is a verb.
+pub(crate) const MAX_VERB_LEN: usize = 13;
+
 /// One argument slot of a verb, named as in `150 NEED <field>` prompts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
@@ -149,12 +153,10 @@ impl Verb {
     /// [`Verb::from_token`] on bytes as received, which need not be UTF-8
     /// (resynchronisation reads a refused line's verb this way).
     pub(crate) fn from_bytes(token: &[u8]) -> Option<Verb> {
-        // Longer than the longest spelling (`DOWNLOAD_FILE`, `DELETE_BUCKET`).
-        const MAX: usize = 13;
-        if token.len() > MAX {
+        if token.len() > MAX_VERB_LEN {
             return None;
         }
-        let mut upper = [0u8; MAX];
+        let mut upper = [0u8; MAX_VERB_LEN];
         let upper = &mut upper[..token.len()];
         for (u, t) in upper.iter_mut().zip(token) {
             *u = t.to_ascii_uppercase();

@@ -23,10 +23,17 @@
 //!   connection, as HTTP/1.1 does for an invalid `Content-Length` (RFC 9112
 //!   § 6.3).
 //!
+//! A line over the limit (PROTOCOL.md § Transport) is never read whole, so
+//! [`payload_after_too_long`] judges it by its first [`MAX_LINE_LEN`]
+//! bytes: a valid `UPLOAD` line can be that long (the grammar takes any
+//! number of separators, and a size any number of leading zeros), and its
+//! size is past what the server kept, so its payload is `Unknown`.
+//!
 //! docs/protocol.md, decision 3, records the rule.
 
+use crate::framing::MAX_LINE_LEN;
 use crate::parse;
-use crate::request::Verb;
+use crate::request::{MAX_VERB_LEN, Verb};
 use crate::scan::is_sep;
 
 /// What follows a refused request line, as far as its shape tells.
@@ -122,9 +129,113 @@ pub(crate) fn payload_after(line: &[u8], dialogue: Option<(Verb, usize)>) -> Pay
     }
 }
 
+/// What follows a line over [`MAX_LINE_LEN`] bytes, which the server
+/// answers `500 BCMD LINE_TOO_LONG` and drops up to its LF (PROTOCOL.md §
+/// Transport), judged from `start`: the line's first `MAX_LINE_LEN` bytes
+/// (fewer only if the caller has fewer). `dialogue` is the verb of the
+/// `150 NEED` prompt the line answers, `None` for a request line.
+///
+/// [`PayloadAfter::Unknown`] when the line may be an `UPLOAD` that
+/// completes its arguments, since its size, if any, is past `start`: an
+/// answer in an `UPLOAD` dialogue; a line whose first token (the verb,
+/// found as [`payload_after`] finds it) is a spelling of `UPLOAD`; a line
+/// whose first token may still become one (`start` holds only separators,
+/// or the token runs to the end of `start` within [`MAX_VERB_LEN`] bytes).
+/// Otherwise [`PayloadAfter::None`]: the connection stays usable, as
+/// PROTOCOL.md § Transport says. Never [`PayloadAfter::Bytes`].
+pub(crate) fn payload_after_too_long(start: &[u8], dialogue: Option<Verb>) -> PayloadAfter {
+    let start = &start[..start.len().min(MAX_LINE_LEN)];
+    let upload = match dialogue {
+        Some(verb) => verb == Verb::Upload,
+        None => match start.iter().position(|&b| !is_sep(b)) {
+            None => true,
+            Some(from) => {
+                let token = &start[from..];
+                match token.iter().position(|&b| is_sep(b)) {
+                    Some(len) => Verb::from_bytes(&token[..len]) == Some(Verb::Upload),
+                    // Cut by the end of `start`: the rest may spell UPLOAD.
+                    None => token.len() <= MAX_VERB_LEN,
+                }
+            }
+        },
+    };
+    if upload {
+        PayloadAfter::Unknown
+    } else {
+        PayloadAfter::None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first `MAX_LINE_LEN` bytes of `head` padded with `pad`, then
+    /// `tail`: what the server sees of an over-long line.
+    fn too_long(head: &[u8], pad: u8, tail: &[u8]) -> Vec<u8> {
+        let mut line = head.to_vec();
+        line.resize(MAX_LINE_LEN + 100 - tail.len(), pad);
+        line.extend_from_slice(tail);
+        line.truncate(MAX_LINE_LEN);
+        line
+    }
+
+    #[test]
+    fn an_over_long_upload_line_has_a_payload_that_cannot_be_told() {
+        for start in [
+            too_long(b"UPLOAD", b' ', b"photos f 16"),
+            too_long(b"\tupload_file,photos f ", b'0', b"16"),
+            too_long(b"UPLOAD photos ", b'x', b" 16"),
+            too_long(b"", b' ', b"UPLOAD photos f 16"),
+            too_long(b"", b',', b""),
+            // The verb cut by the end of what was kept.
+            too_long(&[b','; MAX_LINE_LEN - 3], b'U', b""),
+            too_long(&[b' '; MAX_LINE_LEN - MAX_VERB_LEN], b'U', b""),
+        ] {
+            let shown = String::from_utf8_lossy(&start[..24]);
+            let end = String::from_utf8_lossy(&start[MAX_LINE_LEN - 24..]);
+            assert_eq!(
+                payload_after_too_long(&start, None),
+                PayloadAfter::Unknown,
+                "{shown:?}…{end:?}"
+            );
+        }
+        // In an UPLOAD dialogue, any answer may complete the arguments.
+        let answer = too_long(b"photos", b' ', b"f 16");
+        let upload = Some(Verb::Upload);
+        assert_eq!(
+            payload_after_too_long(&answer, upload),
+            PayloadAfter::Unknown
+        );
+        let name = too_long(b"", b'x', b"");
+        assert_eq!(payload_after_too_long(&name, upload), PayloadAfter::Unknown);
+    }
+
+    #[test]
+    fn other_over_long_lines_carry_no_payload() {
+        for start in [
+            too_long(b"LIST_F", b' ', b"photos"),
+            too_long(b"", b'x', b""),
+            too_long(b"UPLOADX", b' ', b"photos f 16"),
+            too_long(b"\"UPLOAD\"", b' ', b"photos f 16"),
+            // A first token cut by the end, too long for a verb already.
+            too_long(&[b' '; MAX_LINE_LEN - MAX_VERB_LEN - 1], b'U', b""),
+            too_long(b"DELETE_F photos ", b'x', b""),
+        ] {
+            let shown = String::from_utf8_lossy(&start[..24]);
+            assert_eq!(
+                payload_after_too_long(&start, None),
+                PayloadAfter::None,
+                "{shown:?}"
+            );
+        }
+        let answer = too_long(b"photos", b' ', b"f 16");
+        let dialogue = Some(Verb::DeleteFile);
+        assert_eq!(
+            payload_after_too_long(&answer, dialogue),
+            PayloadAfter::None
+        );
+    }
 
     fn fresh(line: &[u8]) -> PayloadAfter {
         payload_after(line, None)

@@ -37,7 +37,7 @@ use crate::names::{
     BucketName, FileName, MAX_BUCKET_NAME_LEN, MAX_FILE_NAME_LEN, RESERVED_FILE_PREFIX,
 };
 use crate::parse::MAX_ARGS;
-use crate::request::{Field, Request, Verb};
+use crate::request::{Field, MAX_VERB_LEN, Request, Verb};
 
 /// Byte class: a separator, `SP / HTAB / ","` (PROTOCOL.md § Requests).
 const SEP: u8 = 1;
@@ -212,9 +212,6 @@ fn word(buf: &[u8], i: usize) -> u64 {
 }
 
 // ---- verbs ----------------------------------------------------------------
-
-/// Longest spelling of a verb, in bytes (`DOWNLOAD_FILE`, `DELETE_BUCKET`).
-const MAX_VERB_LEN: usize = 13;
 
 /// A token of verb bytes (`ALPHA / "_"`, at most 16) folded to a number: its
 /// bytes upper-cased (`& 0xDF` maps `a–z` to `A–Z` and keeps `A–Z` and

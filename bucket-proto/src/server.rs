@@ -361,9 +361,19 @@ impl ServerSession {
                             continue;
                         }
                         Frame::TooLong { consumed } => {
+                            // An over-long UPLOAD line (padding is valid)
+                            // still has its payload behind it, of a size
+                            // past what was kept: answer and close rather
+                            // than read it as requests (decision 3).
+                            let dialogue = match self.core.state {
+                                State::Dialogue { verb } => Some(verb),
+                                _ => None,
+                            };
+                            let start = &self.rx.bytes[self.rx.cur.start..self.rx.cur.end];
+                            let after = resync::payload_after_too_long(start, dialogue);
                             self.rx.cur.consume(consumed);
                             let error = RequestError::LineTooLong { max: MAX_LINE_LEN };
-                            return Some(self.core.reject(error, None));
+                            return Some(self.core.refuse(error, after));
                         }
                         Frame::Incomplete => {
                             if self.core.eof {

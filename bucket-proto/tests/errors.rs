@@ -150,6 +150,51 @@ fn an_over_long_line_whose_lf_arrives_with_it() {
     assert_eq!(run_server_bytewise(&input), run);
 }
 
+/// `UPLOAD photos f SIZE` with `pad` bytes of padding: separators between
+/// the verb and the bucket or before the verb, or leading zeros in the
+/// size. All valid by the grammar; with `pad` = `MAX_LINE_LEN` only the line
+/// limit refuses them.
+fn padded_uploads(pad: usize, size: u64) -> [Vec<u8>; 3] {
+    let spaces = " ".repeat(pad);
+    let zeros = "0".repeat(pad);
+    [
+        format!("UPLOAD{spaces}photos f {size}\n"),
+        format!("upload_file photos,f {zeros}{size}\r\n"),
+        format!("{spaces}UPLOAD photos f {size}\n"),
+    ]
+    .map(String::into_bytes)
+}
+
+#[test]
+fn an_over_long_upload_line_is_answered_and_closes_so_its_payload_never_runs() {
+    // The payload is request lines: none of them may run (decision 3).
+    let payload = b"DELETE_B victim\nQUIT\n";
+    let size = payload.len() as u64;
+    let legal = padded_uploads(1, size);
+    for (long, short) in padded_uploads(MAX_LINE_LEN, size).iter().zip(&legal) {
+        let input = [long, &payload[..]].concat();
+        let run = refused_then_closed(&input, &["500 BCMD LINE_TOO_LONG"]);
+        assert_eq!(rejection(&run), RequestError::LineTooLong { max: 4096 });
+        // The same line at a legal length is an upload of that payload.
+        let run = run_server_whole(&[short, &payload[..]].concat());
+        assert_eq!(run.requests(), [upload("photos", "f", size)]);
+    }
+    // In an UPLOAD dialogue an over-long answer may complete the arguments,
+    // so it closes too.
+    let answer = format!("photos f {}{size}\n", "0".repeat(MAX_LINE_LEN));
+    let input = [b"UPLOAD\n", answer.as_bytes(), payload].concat();
+    refused_then_closed(&input, &["150 NEED bucket", "500 BCMD LINE_TOO_LONG"]);
+    // In any other dialogue it only ends the dialogue, as before.
+    let answer = format!("photos{}f\n", " ".repeat(MAX_LINE_LEN));
+    let input = [b"DOWNLOAD\n", answer.as_bytes(), b"HELLO\n"].concat();
+    let run = run_server_whole(&input);
+    assert_eq!(
+        run.reply_heads(),
+        ["150 NEED bucket", "500 BCMD LINE_TOO_LONG", "100 OK"]
+    );
+    assert_eq!(run_server_bytewise(&input), run);
+}
+
 // ---- bad lines --------------------------------------------------------------
 
 #[test]

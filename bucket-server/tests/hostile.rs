@@ -43,6 +43,35 @@ fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
     d.expect("800 LFS 1");
 }
 
+#[test]
+fn an_upload_line_padded_past_the_limit_never_runs_its_payload_or_skips_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        Config {
+            max_upload_size: Some(10),
+            ..config()
+        },
+        FsStore::open(dir.path()).unwrap(),
+    );
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B victim\nCREATE_B b\n");
+    c.expect("300 BCS");
+    c.expect("300 BCS");
+    // Valid but for its length (separators are unlimited), 16 bytes over
+    // the 10-byte limit, and a payload that reads as a request.
+    let payload = "DELETE_B victim\n";
+    let padding = " ".repeat(bucket_proto::MAX_LINE_LEN);
+    c.send(format!("UPLOAD{padding}b f {}\n{payload}", payload.len()));
+    c.expect_prefix("500 BCMD LINE_TOO_LONG");
+    assert!(c.closed());
+    assert_eq!(tree(dir.path()), [".bkt-staging", "b", "victim"]);
+    // A line as long that is no upload leaves the connection usable.
+    let mut d = Raw::connect(server.local_addr());
+    d.send(format!("LIST_F{padding}b\nLIST_B\n"));
+    d.expect_prefix("500 BCMD LINE_TOO_LONG");
+    d.expect("400 LS 2");
+}
+
 /// A back-end that fails: writes after `fail_after` bytes return ENOSPC,
 /// or commits fail with EIO, or listing the bucket `locked` fails with an
 /// I/O error of kind `unreadable` (as an unreadable folder makes FsStore
