@@ -616,6 +616,28 @@ fn scripted(answers: Vec<&'static [u8]>) -> SocketAddr {
     addr
 }
 
+/// A hostile server's text (ANSI escapes, a C1 CSI, a bell) in the hello
+/// name, a failure and help lines reaches the caller as spaces: a program
+/// that prints `{err}` or the strings cannot be sent an escape sequence.
+#[test]
+fn escape_sequences_in_server_text_never_reach_the_caller() {
+    let addr = scripted(vec![
+        b"100 OK BKT/1 \x1b]0;owned\x07srv\n",
+        b"601 DBF NOT_EMPTY \x1b[2J\xc2\x9b31mgone\n",
+        b"210 HELP 1\n\x1b[5mblink\n",
+    ]);
+    let mut c = connect(addr);
+    let hello = c.hello().unwrap();
+    let refusal = c.delete_bucket(&b("x")).unwrap_err();
+    let help = c.help(None).unwrap();
+    let shown = format!("{hello}|{refusal}|{}", help.join("|"));
+    assert_eq!(
+        shown,
+        " ]0;owned srv|601 DBF NOT_EMPTY:  [2J 31mgone| [5mblink"
+    );
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+}
+
 /// One reply per request (PROTOCOL.md § Transport): a server that answers
 /// twice must not have its extra reply taken as the next request's answer,
 /// which would report a failed delete as done. Whether the extra reply came

@@ -301,6 +301,23 @@ fn u64_arg(i: &str) -> IResult<&str, u64> {
     map_res(digit1, str::parse::<u64>).parse(i)
 }
 
+/// Free text as received (after a reason, the server's name, a help or
+/// codes line) with each control character (C0, DEL and C1, as
+/// `char::is_control` says) replaced by a space, as the encoder writes it:
+/// decoded text keeps `Reply`'s promise of no control characters, so a
+/// hostile server cannot send a terminal escape sequence through it to a
+/// program that prints it. Borrowed unless there was one to replace.
+fn clean_text(t: &str) -> Cow<'_, str> {
+    if !t.chars().any(char::is_control) {
+        return Cow::Borrowed(t);
+    }
+    Cow::Owned(
+        t.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
+}
+
 /// `code SP mnemonic …` — PROTOCOL.md § Replies.
 pub(crate) fn reply_head<'a>(line: &'a str) -> Result<ReplyHead<'a>, ReplyError> {
     let malformed = |detail| ReplyError::Syntax { detail };
@@ -323,7 +340,7 @@ pub(crate) fn reply_head<'a>(line: &'a str) -> Result<ReplyHead<'a>, ReplyError>
     // `text` after one SP; `None` when absent or empty.
     let text = |i: &'a str| -> Result<Option<Cow<'a, str>>, ReplyError> {
         match i.strip_prefix(' ') {
-            Some(t) if !t.is_empty() => Ok(Some(Cow::Borrowed(t))),
+            Some(t) if !t.is_empty() => Ok(Some(clean_text(t))),
             Some(_) => Ok(None),
             None if i.is_empty() => Ok(None),
             None => Err(malformed("text must follow the mnemonic after SP")),
@@ -348,7 +365,7 @@ pub(crate) fn reply_head<'a>(line: &'a str) -> Result<ReplyHead<'a>, ReplyError>
                     .map_err(|_| malformed("bad hello"))?;
                 match server {
                     Some(s) => ReplyHead::Complete(Reply::Hello {
-                        server: Cow::Borrowed(s),
+                        server: clean_text(s),
                     }),
                     None if i.is_empty() => ReplyHead::Complete(Reply::Hello {
                         server: Cow::Borrowed(""),
@@ -381,7 +398,7 @@ pub(crate) fn reply_head<'a>(line: &'a str) -> Result<ReplyHead<'a>, ReplyError>
             ReplyHead::Complete(Reply::Failure {
                 code,
                 reason,
-                text: (!rest.is_empty()).then_some(Cow::Borrowed(rest)),
+                text: (!rest.is_empty()).then(|| clean_text(rest)),
             })
         }
         ReplyShape::List => ReplyHead::List {
@@ -422,7 +439,9 @@ impl ListBody {
     /// one name for 400, `bucket name size` for 800.
     pub(crate) fn push(&mut self, line: &str) -> Result<(), ReplyError> {
         match self {
-            ListBody::Help(v) | ListBody::Codes(v) => v.push(Cow::Owned(line.to_owned())),
+            ListBody::Help(v) | ListBody::Codes(v) => {
+                v.push(Cow::Owned(clean_text(line).into_owned()));
+            }
             ListBody::Buckets(v) => {
                 let [b] = item_args(line, "a bucket line holds one name")?;
                 v.push(BucketName::new(b.into_owned()).map_err(ReplyError::BadName)?);

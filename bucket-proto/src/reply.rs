@@ -39,7 +39,12 @@ impl FileEntry<'_> {
 /// control characters, at most [`crate::encode::MAX_TEXT_LEN`] bytes. The
 /// encoder replaces any control character (C0, DEL and C1, as
 /// `char::is_control` says) with a space and cuts longer text, so a reply
-/// can never break the framing or exceed a client's line limit. Names are
+/// can never break the framing or exceed a client's line limit. The decoders
+/// ([`crate::decode::reply`], [`crate::ClientSession`]) replace them the same
+/// way in what a server sent, so no escape sequence from a hostile server
+/// reaches a program that prints decoded text (a line longer than the
+/// encoder writes is still accepted, up to [`crate::MAX_REPLY_LINE_LEN`]
+/// bytes). Names are
 /// not free text: a file name may hold C1 controls (PROTOCOL.md § Names
 /// forbids C0 and DEL only), so a client that shows names to people escapes
 /// them itself.

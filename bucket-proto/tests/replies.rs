@@ -699,6 +699,54 @@ fn control_characters_in_free_text_become_spaces() {
 }
 
 #[test]
+fn control_characters_a_server_sends_in_free_text_decode_as_spaces() {
+    // A hostile server's text: an ANSI escape (ESC, C0), a C1 CSI (U+009B),
+    // a bell, DEL, CR and tab. None of it may reach a program that prints
+    // the decoded text; printable non-ASCII (U+00A9) stays.
+    let nasty = "\x1b[2J\u{9b}31m\x07x\x7f\r\t\u{a9}";
+    let clean = " [2J 31m x   \u{a9}";
+    let failure = format!("701 FUBF IO {nasty}\n");
+    let (reply, _) = complete(failure.as_bytes());
+    assert_eq!(reply, Reply::failure(Verb::Upload, Reason::Io, clean));
+    let hello = format!("100 OK BKT/1 {nasty}\n");
+    let (reply, _) = complete(hello.as_bytes());
+    assert_eq!(
+        reply,
+        Reply::Hello {
+            server: clean.into()
+        }
+    );
+    let success = format!("300 BCS {nasty}\n");
+    let (reply, _) = complete(success.as_bytes());
+    let text = Some(clean.into());
+    let code = ReplyCode::BucketCreated;
+    assert_eq!(reply, Reply::Success { code, text });
+    for head in ["210 HELP", "220 CODES"] {
+        let list = format!("{head} 2\n{nasty}\nplain\n");
+        let (reply, consumed) = complete(list.as_bytes());
+        assert_eq!(consumed, list.len());
+        let lines = match reply {
+            Reply::Help { lines } | Reply::Codes { lines } => lines,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(lines, [clean, "plain"]);
+    }
+    // Decoded text is what the encoder would write: encoding it again gives
+    // the same reply back.
+    let (reply, _) = complete(failure.as_bytes());
+    roundtrip(&reply);
+    // Text without a control character is still borrowed from the input.
+    let (reply, _) = complete(b"701 FUBF IO disk \xc2\xa9 full\n");
+    match reply {
+        Reply::Failure {
+            text: Some(Cow::Borrowed(text)),
+            ..
+        } => assert_eq!(text, "disk \u{a9} full"),
+        other => panic!("text copied: {other:?}"),
+    }
+}
+
+#[test]
 fn reply_code_and_reason_text_forms() {
     for (code, &(num, mn)) in ReplyCode::iter().zip(TABLE) {
         assert_eq!(code.to_string(), format!("{num} {mn}"));
