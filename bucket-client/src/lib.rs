@@ -38,6 +38,10 @@
 //!
 //! The crate also builds the `bucket-client` command-line tool: an
 //! interactive shell (`c> `) and one subcommand per operation for scripts.
+//! Its dependencies (clap, rustyline, indicatif, tracing-subscriber, …) come
+//! with the default `cli` feature; a program that only uses [`Client`]
+//! depends on this crate with `default-features = false` and builds none of
+//! them.
 
 mod client;
 mod error;
@@ -50,7 +54,8 @@ pub use error::{Error, Result};
 /// The protocol types this crate's API uses, re-exported so callers need not
 /// depend on `bucket-proto` themselves.
 pub use bucket_proto::{
-    BucketName, FileEntry, FileName, NameError, PROTOCOL_VERSION, Reason, ReplyCode, Verb,
+    BucketName, ClientError, FileEntry, FileName, NameError, PROTOCOL_VERSION, Reason, ReplyCode,
+    ReplyError, SendError, Verb,
 };
 
 /// The examples of README.md, compiled and run as doctests so that the
