@@ -217,8 +217,10 @@ impl ClientSession {
     /// Queues `data` as the next bytes of the current upload's payload.
     ///
     /// # Errors
+    /// `Closed` when `data` is not empty and the session is closed or failed
+    /// (nothing more is sent then, [`ClientSession::poll_event`]);
     /// `PayloadOverrun` when `data` is longer than what the upload still
-    /// owes (or no upload is being sent); nothing is queued then.
+    /// owes (or no upload is being sent). Nothing is queued then.
     pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.take_payload(data.len() as u64)?;
         self.core.tx.extend_from_slice(data);
@@ -233,8 +235,12 @@ impl ClientSession {
     ///
     /// # Errors
     /// `TransmitPending` when `n > 0` and encoded bytes are still waiting to
-    /// be sent; `PayloadOverrun` when `n` exceeds what the upload still owes.
+    /// be sent; `Closed` when `n > 0` and the session is closed or failed;
+    /// `PayloadOverrun` when `n` exceeds what the upload still owes.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
+        if n > 0 && self.is_closed() {
+            return Err(SendError::Closed);
+        }
         if n > 0 && !self.core.tx.is_empty() {
             return Err(SendError::TransmitPending);
         }
@@ -242,6 +248,9 @@ impl ClientSession {
     }
 
     fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
+        if n > 0 && self.is_closed() {
+            return Err(SendError::Closed);
+        }
         let remaining = self.core.upload_remaining;
         if n > remaining {
             return Err(SendError::PayloadOverrun { remaining });

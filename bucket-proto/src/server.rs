@@ -528,8 +528,10 @@ impl ServerSession {
     /// Queues `data` as the next bytes of a download's payload.
     ///
     /// # Errors
-    /// `PayloadOverrun` when `data` is longer than what remains (or not
-    /// empty while no payload is owed); nothing is queued then.
+    /// `Closed` when `data` is not empty and the session is closed
+    /// ([`ServerSession::close`], or the end of input); `PayloadOverrun` when
+    /// `data` is longer than what remains (or not empty while no payload is
+    /// owed). Nothing is queued then.
     pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.take_payload(data.len() as u64)?;
         self.core.tx.extend_from_slice(data);
@@ -545,9 +547,12 @@ impl ServerSession {
     ///
     /// # Errors
     /// `TransmitPending` when `n > 0` and encoded bytes are still waiting to
-    /// be sent (they must go first); `PayloadOverrun` when `n` exceeds what
-    /// remains.
+    /// be sent (they must go first); `Closed` when `n > 0` and the session is
+    /// closed; `PayloadOverrun` when `n` exceeds what remains.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
+        if n > 0 && self.is_closed() {
+            return Err(SendError::Closed);
+        }
         if n > 0 && !self.core.tx.is_empty() {
             return Err(SendError::TransmitPending);
         }
@@ -559,8 +564,10 @@ impl ServerSession {
             // Zero bytes never overrun, owed or not (a `900 FDBS 0` owes none).
             return Ok(());
         }
-        let State::SendingPayload { remaining } = self.core.state else {
-            return Err(SendError::PayloadOverrun { remaining: 0 });
+        let remaining = match self.core.state {
+            State::SendingPayload { remaining } => remaining,
+            State::Closed => return Err(SendError::Closed),
+            _ => return Err(SendError::PayloadOverrun { remaining: 0 }),
         };
         if n > remaining {
             return Err(SendError::PayloadOverrun { remaining });

@@ -663,6 +663,11 @@ fn server_download_payload_misuse() {
     server.close();
     assert!(server.is_closed());
     assert_eq!(server.poll_event(), Some(ServerEvent::Closed));
+    // The rest of the payload is refused as `Closed`, not queued; nothing
+    // is still accepted.
+    assert_eq!(server.send_payload(b"abc"), Err(SendError::Closed));
+    assert_eq!(server.payload_sent_directly(3), Err(SendError::Closed));
+    assert_eq!(server.send_payload(b""), Ok(()));
     let mut tx = Vec::new();
     server.poll_transmit(&mut tx);
     assert_eq!(tx, b"900 FDBS 5\n", "queued bytes stay queued");
@@ -714,6 +719,29 @@ fn client_send_misuse() {
     );
     assert!(client.is_closed());
     assert_eq!(client.send_request(&Request::Hello), Err(SendError::Closed));
+
+    // An upload's payload is refused once the session has failed (or the
+    // server has closed), however much the upload still owes.
+    for ending in [&b"garbage\n"[..], b""] {
+        let mut client = ClientSession::new();
+        client.send_request(&upload("b", "f", 5)).unwrap();
+        client.send_payload(b"ab").unwrap();
+        client.receive(ending);
+        client.receive_eof();
+        while let Ok(Some(event)) = client.poll_event() {
+            if event == ClientEvent::Closed {
+                break;
+            }
+        }
+        assert!(client.is_closed());
+        assert_eq!(client.payload_remaining(), 3);
+        assert_eq!(client.send_payload(b"cde"), Err(SendError::Closed));
+        assert_eq!(client.payload_sent_directly(3), Err(SendError::Closed));
+        assert_eq!(client.payload_sent_directly(0), Ok(()));
+        let mut tx = Vec::new();
+        client.poll_transmit(&mut tx);
+        assert_eq!(tx, b"UPLOAD b f 5\nab", "nothing queued after the end");
+    }
 }
 
 #[test]
