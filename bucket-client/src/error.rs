@@ -43,7 +43,8 @@ pub enum Error {
     /// The server refused the request with a failure reply: the reply's code
     /// (the verb's `x01` code or `500 BCMD`), its machine-readable reason and
     /// its free text (empty when the server sent none). Displays as the reply
-    /// reads on the wire: `701 FUBF NO_SUCH_BUCKET: no such bucket`.
+    /// reads, with a colon before the text: `701 FUBF NO_SUCH_BUCKET: no such
+    /// bucket` (on the wire, `701 FUBF NO_SUCH_BUCKET no such bucket`).
     #[error("{code} {reason}{}", if text.is_empty() { String::new() } else { format!(": {text}") })]
     Refused {
         /// The failure code, e.g. [`ReplyCode::FileUploadFailed`] (`701 FUBF`).

@@ -155,7 +155,14 @@ fn items(reply: &Reply<'_>, out: &mut Vec<u8>) {
 
 /// Appends one argument: bare when every character may stand bare and it is
 /// not empty, else quoted with `"` and `\` escaped (PROTOCOL.md § Requests,
-/// `arg = bare / quoted`).
+/// `arg = bare / quoted`). For writing a dialogue's answer line, or a
+/// request by hand.
+///
+/// The grammar cannot carry a C0 control character (U+0000–U+001F), bare
+/// or quoted, so each one in `value` is written as a space, and that value
+/// does not decode back equal. No valid name holds one (PROTOCOL.md §
+/// Names); check a name with [`crate::BucketName::new`] or
+/// [`crate::FileName::new`] first to refuse it instead.
 pub fn arg(value: &str, out: &mut Vec<u8>) {
     let bare = !value.is_empty()
         && value
