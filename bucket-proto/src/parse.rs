@@ -158,9 +158,14 @@ pub(crate) fn args(mut i: &str, verb: Verb) -> Result<Args<'_>, RequestError> {
             return Err(syntax(i));
         };
         if !at_boundary(after) {
-            return Err(RequestError::Syntax {
-                detail: "arguments must be separated by space, tab or comma",
-            });
+            // A bare argument stops before `"`, `\` or a control character;
+            // a quoted one at its closing quote.
+            let detail = if i.starts_with('"') {
+                "a quoted argument must be followed by space, tab or comma"
+            } else {
+                BAD_BARE
+            };
+            return Err(RequestError::Syntax { detail });
         }
         if out.len == MAX_ARGS {
             return Err(RequestError::TooManyArguments { verb });
@@ -171,12 +176,16 @@ pub(crate) fn args(mut i: &str, verb: Verb) -> Result<Args<'_>, RequestError> {
     }
 }
 
+/// The detail of a syntax error in a bare argument: a byte the grammar
+/// allows only in a quoted one, or in none (PROTOCOL.md § Requests).
+const BAD_BARE: &str = "control character, '\\' or '\"' inside a bare argument";
+
 /// The syntax error for an argument that fails to parse at `i`.
 fn syntax(i: &str) -> RequestError {
     let detail = if i.starts_with('"') {
         "unterminated quoted argument or bad escape (only \\\" and \\\\)"
     } else {
-        "control character, '\\' or '\"' inside a bare argument"
+        BAD_BARE
     };
     RequestError::Syntax { detail }
 }

@@ -198,6 +198,34 @@ fn an_over_long_upload_line_is_answered_and_closes_so_its_payload_never_runs() {
 // ---- bad lines --------------------------------------------------------------
 
 #[test]
+fn a_syntax_error_in_an_argument_says_what_is_wrong_with_it() {
+    let bare = "control character, '\\' or '\"' inside a bare argument";
+    let quoted = "a quoted argument must be followed by space, tab or comma";
+    for (line, detail) in [
+        // A byte a bare argument cannot hold, first or after others.
+        (&b"DOWNLOAD b a\\b\n"[..], bare),
+        (b"DOWNLOAD b \\ab\n", bare),
+        (b"DOWNLOAD b a\"b\"\n", bare),
+        (b"CREATE_B a\x01\n", bare),
+        (b"DOWNLOAD b \"a\"b\n", quoted),
+    ] {
+        let shown = String::from_utf8_lossy(line);
+        assert_eq!(
+            decode::request(line),
+            Err(RequestError::Syntax { detail }),
+            "{shown:?}"
+        );
+        let run = refused_then_usable(line, "500 BCMD SYNTAX");
+        let text = format!("500 BCMD SYNTAX syntax error: {detail}");
+        assert_eq!(
+            String::from_utf8_lossy(&run.tx).lines().next(),
+            Some(text.as_str()),
+            "{shown:?}"
+        );
+    }
+}
+
+#[test]
 fn invalid_utf8_is_a_syntax_error() {
     for line in [
         &b"\xff\n"[..],
