@@ -180,9 +180,19 @@ mod tests {
         line
     }
 
+    /// Each of `starts`, as a request line, gives `want`.
+    fn each_too_long(starts: &[Vec<u8>], want: PayloadAfter) {
+        for start in starts {
+            let shown = String::from_utf8_lossy(&start[..24]);
+            let end = String::from_utf8_lossy(&start[MAX_LINE_LEN - 24..]);
+            let got = payload_after_too_long(start, None);
+            assert_eq!(got, want, "{shown:?}…{end:?}");
+        }
+    }
+
     #[test]
     fn an_over_long_upload_line_has_a_payload_that_cannot_be_told() {
-        for start in [
+        let starts = [
             too_long(b"UPLOAD", b' ', b"photos f 16"),
             too_long(b"\tupload_file,photos f ", b'0', b"16"),
             too_long(b"UPLOAD photos ", b'x', b" 16"),
@@ -191,29 +201,19 @@ mod tests {
             // The verb cut by the end of what was kept.
             too_long(&[b','; MAX_LINE_LEN - 3], b'U', b""),
             too_long(&[b' '; MAX_LINE_LEN - MAX_VERB_LEN], b'U', b""),
-        ] {
-            let shown = String::from_utf8_lossy(&start[..24]);
-            let end = String::from_utf8_lossy(&start[MAX_LINE_LEN - 24..]);
-            assert_eq!(
-                payload_after_too_long(&start, None),
-                PayloadAfter::Unknown,
-                "{shown:?}…{end:?}"
-            );
-        }
+        ];
+        each_too_long(&starts, PayloadAfter::Unknown);
         // In an UPLOAD dialogue, any answer may complete the arguments.
-        let answer = too_long(b"photos", b' ', b"f 16");
         let upload = Some(Verb::Upload);
-        assert_eq!(
-            payload_after_too_long(&answer, upload),
-            PayloadAfter::Unknown
-        );
-        let name = too_long(b"", b'x', b"");
-        assert_eq!(payload_after_too_long(&name, upload), PayloadAfter::Unknown);
+        for answer in [too_long(b"photos", b' ', b"f 16"), too_long(b"", b'x', b"")] {
+            let got = payload_after_too_long(&answer, upload);
+            assert_eq!(got, PayloadAfter::Unknown);
+        }
     }
 
     #[test]
     fn other_over_long_lines_carry_no_payload() {
-        for start in [
+        let starts = [
             too_long(b"LIST_F", b' ', b"photos"),
             too_long(b"", b'x', b""),
             too_long(b"UPLOADX", b' ', b"photos f 16"),
@@ -221,20 +221,11 @@ mod tests {
             // A first token cut by the end, too long for a verb already.
             too_long(&[b' '; MAX_LINE_LEN - MAX_VERB_LEN - 1], b'U', b""),
             too_long(b"DELETE_F photos ", b'x', b""),
-        ] {
-            let shown = String::from_utf8_lossy(&start[..24]);
-            assert_eq!(
-                payload_after_too_long(&start, None),
-                PayloadAfter::None,
-                "{shown:?}"
-            );
-        }
+        ];
+        each_too_long(&starts, PayloadAfter::None);
         let answer = too_long(b"photos", b' ', b"f 16");
-        let dialogue = Some(Verb::DeleteFile);
-        assert_eq!(
-            payload_after_too_long(&answer, dialogue),
-            PayloadAfter::None
-        );
+        let got = payload_after_too_long(&answer, Some(Verb::DeleteFile));
+        assert_eq!(got, PayloadAfter::None);
     }
 
     fn fresh(line: &[u8]) -> PayloadAfter {
