@@ -222,7 +222,7 @@ impl ClientSession {
     /// `PayloadOverrun` when `data` is longer than what the upload still
     /// owes (or no upload is being sent). Nothing is queued then.
     pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.take_payload(data.len() as u64)?;
+        self.take_payload(data.len() as u64, false)?;
         self.core.tx.extend_from_slice(data);
         Ok(())
     }
@@ -238,18 +238,21 @@ impl ClientSession {
     /// be sent; `Closed` when `n > 0` and the session is closed or failed;
     /// `PayloadOverrun` when `n` exceeds what the upload still owes.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
-        if n > 0 && self.is_closed() {
-            return Err(SendError::Closed);
-        }
-        if n > 0 && !self.core.tx.is_empty() {
-            return Err(SendError::TransmitPending);
-        }
-        self.take_payload(n)
+        self.take_payload(n, true)
     }
 
-    fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
-        if n > 0 && self.is_closed() {
+    /// Counts `n` bytes of the upload's payload as sent: queued by
+    /// [`ClientSession::send_payload`], or written by the application
+    /// itself (`direct`), which must come after every queued byte.
+    fn take_payload(&mut self, n: u64, direct: bool) -> Result<(), SendError> {
+        if n == 0 {
+            return Ok(());
+        }
+        if self.is_closed() {
             return Err(SendError::Closed);
+        }
+        if direct && !self.core.tx.is_empty() {
+            return Err(SendError::TransmitPending);
         }
         let remaining = self.core.upload_remaining;
         if n > remaining {

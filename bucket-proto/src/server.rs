@@ -533,7 +533,7 @@ impl ServerSession {
     /// `data` is longer than what remains (or not empty while no payload is
     /// owed). Nothing is queued then.
     pub fn send_payload(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.take_payload(data.len() as u64)?;
+        self.take_payload(data.len() as u64, false)?;
         self.core.tx.extend_from_slice(data);
         Ok(())
     }
@@ -550,24 +550,25 @@ impl ServerSession {
     /// be sent (they must go first); `Closed` when `n > 0` and the session is
     /// closed; `PayloadOverrun` when `n` exceeds what remains.
     pub fn payload_sent_directly(&mut self, n: u64) -> Result<(), SendError> {
-        if n > 0 && self.is_closed() {
-            return Err(SendError::Closed);
-        }
-        if n > 0 && !self.core.tx.is_empty() {
-            return Err(SendError::TransmitPending);
-        }
-        self.take_payload(n)
+        self.take_payload(n, true)
     }
 
-    fn take_payload(&mut self, n: u64) -> Result<(), SendError> {
+    /// Counts `n` bytes of a download's payload as sent: queued by
+    /// [`ServerSession::send_payload`], or written by the application
+    /// itself (`direct`), which must come after every queued byte.
+    fn take_payload(&mut self, n: u64, direct: bool) -> Result<(), SendError> {
         if n == 0 {
             // Zero bytes never overrun, owed or not (a `900 FDBS 0` owes none).
             return Ok(());
         }
-        let remaining = match self.core.state {
-            State::SendingPayload { remaining } => remaining,
-            State::Closed => return Err(SendError::Closed),
-            _ => return Err(SendError::PayloadOverrun { remaining: 0 }),
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        if direct && !self.core.tx.is_empty() {
+            return Err(SendError::TransmitPending);
+        }
+        let State::SendingPayload { remaining } = self.core.state else {
+            return Err(SendError::PayloadOverrun { remaining: 0 });
         };
         if n > remaining {
             return Err(SendError::PayloadOverrun { remaining });
