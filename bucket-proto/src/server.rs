@@ -347,6 +347,11 @@ impl ServerSession {
                     };
                 }
                 State::Idle | State::Dialogue { .. } => {
+                    // The verb whose `150 NEED` prompt the next line answers.
+                    let answering = match self.core.state {
+                        State::Dialogue { verb } => Some(verb),
+                        _ => None,
+                    };
                     let (content_end, consumed) = match self
                         .core
                         .framer
@@ -365,12 +370,8 @@ impl ServerSession {
                             // still has its payload behind it, of a size
                             // past what was kept: answer and close rather
                             // than read it as requests (decision 3).
-                            let dialogue = match self.core.state {
-                                State::Dialogue { verb } => Some(verb),
-                                _ => None,
-                            };
                             let start = &self.rx.bytes[self.rx.cur.start..self.rx.cur.end];
-                            let after = resync::payload_after_too_long(start, dialogue);
+                            let after = resync::payload_after_too_long(start, answering);
                             self.rx.cur.consume(consumed);
                             let error = RequestError::LineTooLong { max: MAX_LINE_LEN };
                             return Some(self.core.refuse(error, after));
@@ -389,17 +390,14 @@ impl ServerSession {
                     let raw = &self.rx.bytes[start..start + content_end];
                     // For a refused line: the dialogue it answers, if any,
                     // and how many arguments came before it.
-                    let dialogue = match self.core.state {
-                        State::Dialogue { verb } => Some((verb, self.dialogue.len())),
-                        _ => None,
-                    };
+                    let dialogue = answering.map(|verb| (verb, self.dialogue.len()));
                     let after = || resync::payload_after(raw, dialogue);
                     // The fast path for the common shape of a complete
                     // request line (crate::scan); anything else, and every
                     // dialogue answer, goes through the nom grammar below.
-                    let fast = match self.core.state {
-                        State::Dialogue { .. } => None,
-                        _ => scan::request(raw),
+                    let fast = match answering {
+                        Some(_) => None,
+                        None => scan::request(raw),
                     };
                     let request = if let Some(scanned) = fast {
                         (scanned.verb(), scanned.payload_len(), Ok(scanned))
@@ -407,7 +405,7 @@ impl ServerSession {
                         let Ok(line) = std::str::from_utf8(raw) else {
                             return Some(self.core.refuse(RequestError::InvalidUtf8, after()));
                         };
-                        if let State::Dialogue { verb } = self.core.state {
+                        if let Some(verb) = answering {
                             // An answer line: more arguments for `verb`.
                             let args = match parse::args(line, verb) {
                                 Ok(args) if args.is_empty() => {
