@@ -8,7 +8,7 @@
 
 use crate::codes::ReplyCode;
 use crate::error::EncodeError;
-use crate::reply::{PROTOCOL_VERSION, Reply};
+use crate::reply::{PROTOCOL_VERSION, Reply, clean_text};
 use crate::request::Request;
 
 /// Appends `request`'s line (verb and arguments, LF-terminated) to `out`.
@@ -207,25 +207,14 @@ fn opt_text(t: Option<&str>, out: &mut Vec<u8>) {
 /// [`crate::MAX_REPLY_LINE_LEN`], so every line the encoder writes decodes.
 pub const MAX_TEXT_LEN: usize = 4096;
 
-/// Free text with control characters (C0, DEL and C1: `char::is_control`)
-/// replaced by spaces, cut at a character boundary to [`MAX_TEXT_LEN`]
-/// bytes.
+/// Free text with control characters replaced by spaces ([`clean_text`]),
+/// cut at a character boundary to [`MAX_TEXT_LEN`] bytes.
 fn text(t: &str, out: &mut Vec<u8>) {
     let mut end = t.len().min(MAX_TEXT_LEN);
     while !t.is_char_boundary(end) {
         end -= 1;
     }
-    let t = &t[..end];
-    // C1 controls are U+0080–U+009F: 0xC2 0x80–0x9F in UTF-8.
-    if !t.bytes().any(|b| b.is_ascii_control() || b == 0xC2) {
-        out.extend_from_slice(t.as_bytes());
-        return;
-    }
-    let mut buf = [0; 4];
-    for c in t.chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-    }
+    out.extend_from_slice(clean_text(&t[..end]).as_bytes());
 }
 
 /// Decimal digits of `n`, without allocating.

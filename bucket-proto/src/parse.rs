@@ -19,7 +19,7 @@ use nom::{IResult, Parser};
 use crate::codes::{Reason, ReplyCode, ReplyShape};
 use crate::error::{ReplyError, RequestError};
 use crate::names::{BucketName, FileName};
-use crate::reply::{FileEntry, PROTOCOL_VERSION, Reply};
+use crate::reply::{FileEntry, PROTOCOL_VERSION, Reply, clean_text};
 use crate::request::{Field, Request, Verb};
 
 /// Most arguments any verb takes (`UPLOAD bucket name size`).
@@ -308,23 +308,6 @@ pub(crate) enum ReplyHead<'a> {
 
 fn u64_arg(i: &str) -> IResult<&str, u64> {
     map_res(digit1, str::parse::<u64>).parse(i)
-}
-
-/// Free text as received (after a reason, the server's name, a help or
-/// codes line) with each control character (C0, DEL and C1, as
-/// `char::is_control` says) replaced by a space, as the encoder writes it:
-/// decoded text keeps `Reply`'s promise of no control characters, so a
-/// hostile server cannot send a terminal escape sequence through it to a
-/// program that prints it. Borrowed unless there was one to replace.
-fn clean_text(t: &str) -> Cow<'_, str> {
-    if !t.chars().any(char::is_control) {
-        return Cow::Borrowed(t);
-    }
-    Cow::Owned(
-        t.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect(),
-    )
 }
 
 /// `code SP mnemonic …` — PROTOCOL.md § Replies.

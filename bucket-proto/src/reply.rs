@@ -33,6 +33,24 @@ impl FileEntry<'_> {
     }
 }
 
+/// Free text (after a reason, the server's name, a help or codes line) with
+/// each control character (C0, DEL and C1, as `char::is_control` says)
+/// replaced by a space: what [`Reply`] promises of its text. The encoder
+/// writes text through it, so a reply cannot break the framing; the decoders
+/// read text through it, so a hostile server cannot send a terminal escape
+/// sequence to a program that prints decoded text. Borrowed unless there was
+/// one to replace.
+pub(crate) fn clean_text(t: &str) -> Cow<'_, str> {
+    if !t.chars().any(char::is_control) {
+        return Cow::Borrowed(t);
+    }
+    Cow::Owned(
+        t.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
+}
+
 /// A BKT/1 reply, as a server sends it and a client receives it.
 ///
 /// Free text (`text`, `server`, help lines) is for people: one line, no
