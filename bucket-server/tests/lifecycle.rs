@@ -90,33 +90,48 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
 /// The idle timeout counts silence from the last byte either way: a
 /// download that took longer than the timeout is no silence, and the next
 /// request on that connection is answered.
+///
+/// "The last byte" is the last the server handed to the kernel. This peer
+/// keeps its receive buffer small so that the server's last write comes
+/// just before this peer's last read. With the kernel's autotuned buffers
+/// (up to `tcp_rmem`'s 32 MiB here), most of the file could sit in them
+/// while the server already counted silence, and a slow reader's next
+/// request would come after the timeout (how this test once failed in CI).
 #[test]
 fn a_download_longer_than_the_idle_timeout_leaves_the_connection_usable() {
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    const SIZE: usize = 64 << 20;
+    const PIECE: usize = 256 << 10;
     let server = start(
         Config {
-            idle_timeout: Duration::from_millis(600),
+            idle_timeout: TIMEOUT,
             ..config()
         },
         MemStore::new(),
     );
-    const SIZE: usize = 24 << 20;
     let mut c = Raw::connect(server.local_addr());
+    rustix::net::sockopt::set_socket_recv_buffer_size(&c.writer, PIECE).unwrap();
     c.send(format!("CREATE_B b\nUPLOAD b f {SIZE}\n"));
     c.send(vec![b'x'; SIZE]);
     c.expect("300 BCS");
     c.expect("700 FUBS");
     c.send("DOWNLOAD b f\n");
     c.expect(&format!("900 FDBS {SIZE}"));
-    // Read it at 256 KiB per 20 ms: about two seconds, over three timeouts.
+    // Read it at 256 KiB per 10 ms: over 2.5 s, so the server writes for
+    // longer than the timeout. What the buffers hold at the end (the
+    // server's send buffer, 4 MiB at most by `tcp_wmem`, and this one)
+    // drains in about 200 ms.
     let t = Instant::now();
-    let mut piece = vec![0; 256 << 10];
-    for _ in 0..SIZE / piece.len() {
+    let mut piece = vec![0; PIECE];
+    for _ in 0..SIZE / PIECE {
         std::io::Read::read_exact(&mut c.reader, &mut piece).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(t.elapsed() > Duration::from_millis(1200));
-    // Quiet for half the timeout, then the next request.
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(t.elapsed() > TIMEOUT);
+    // Quiet for a third of the timeout, longer than the server's 250 ms
+    // read tick (it looks at the idle clock only when a tick passes with
+    // nothing), then the next request.
+    std::thread::sleep(TIMEOUT / 3);
     c.send("HELLO\n");
     c.expect_prefix("100 OK");
 }
