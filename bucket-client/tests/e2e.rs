@@ -950,7 +950,14 @@ fn shell_reconnects_after_the_server_hangs_up() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"create_b x\n").unwrap();
     stdin.flush().unwrap();
-    thread::sleep(Duration::from_millis(1500)); // past the idle time-out
+    // Until the bucket is made and the server has hung up on the idle
+    // shell (rather than a fixed sleep, which a slow start could outlast).
+    let handle = server.running.as_ref().unwrap().handle();
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !server.root.path().join("x").is_dir() || handle.active_connections() > 0 {
+        assert!(std::time::Instant::now() < deadline, "no hang-up");
+        thread::sleep(Duration::from_millis(20));
+    }
     stdin.write_all(b"ls_b\nquit\n").unwrap();
     drop(stdin);
     // Bounded: the output is small, so waiting before reading cannot block
