@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
                 errors_carry_protocol_reasons,
                 concurrent_uploads_to_one_name,
                 delete_bucket_while_uploading,
+                upload_into_a_bucket_deleted_and_created_again_fails,
                 large_streaming_upload,
             );
         }
@@ -589,6 +590,27 @@ pub fn delete_bucket_while_uploading<S: Store>(store: S) {
     assert!(
         store.list_files(&bucket("tmp")).expect("list").is_empty(),
         "nothing of the failed commit is left"
+    );
+}
+
+/// An upload whose bucket was deleted and then created again under the same
+/// name fails `NoSuchBucket` at commit and leaves the new bucket empty: it
+/// belonged to the bucket it started in (docs/protocol.md, decision 15).
+pub fn upload_into_a_bucket_deleted_and_created_again_fails<S: Store>(store: S) {
+    store.create_bucket(&bucket("b")).expect("create");
+    let mut up = store
+        .start_upload(&bucket("b"), &file("f"), 4)
+        .expect("start");
+    up.write_all(b"data").expect("write");
+    store.delete_bucket(&bucket("b")).expect("delete");
+    store.create_bucket(&bucket("b")).expect("create again");
+    assert!(
+        matches!(up.commit(), Err(StoreError::NoSuchBucket)),
+        "committed into the new bucket"
+    );
+    assert!(
+        store.list_files(&bucket("b")).expect("list").is_empty(),
+        "the new bucket got the old upload's file"
     );
 }
 

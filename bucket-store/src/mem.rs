@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Cursor};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -20,7 +21,21 @@ struct Entry {
     modified: SystemTime,
 }
 
-type Buckets = BTreeMap<BucketName<'static>, BTreeMap<FileName<'static>, Entry>>;
+/// A bucket: its files, and an identity of its own, so that an upload
+/// into a bucket deleted since it started fails even if a bucket of the
+/// same name was created again (docs/protocol.md, decision 15), as it does
+/// in [`FsStore`](crate::FsStore), whose upload holds the folder it started
+/// in.
+#[derive(Debug)]
+struct Bucket {
+    id: u64,
+    files: BTreeMap<FileName<'static>, Entry>,
+}
+
+type Buckets = BTreeMap<BucketName<'static>, Bucket>;
+
+/// Gives every bucket ever created, in any `MemStore`, its own id.
+static BUCKET_IDS: AtomicU64 = AtomicU64::new(0);
 
 /// The shared, immutable contents of a stored file: an `Arc` around the
 /// upload's own buffer, so committing an upload copies nothing and readers
@@ -94,7 +109,14 @@ impl Store for MemStore {
         if buckets.contains_key(bucket.as_str()) {
             return Err(StoreError::Exists);
         }
-        buckets.insert(bucket.clone().into_owned(), BTreeMap::new());
+        let id = BUCKET_IDS.fetch_add(1, Ordering::Relaxed);
+        buckets.insert(
+            bucket.clone().into_owned(),
+            Bucket {
+                id,
+                files: BTreeMap::new(),
+            },
+        );
         Ok(())
     }
 
@@ -102,7 +124,7 @@ impl Store for MemStore {
         let mut buckets = self.lock();
         match buckets.get(bucket.as_str()) {
             None => Err(StoreError::NoSuchBucket),
-            Some(files) if !files.is_empty() => Err(StoreError::NotEmpty),
+            Some(b) if !b.files.is_empty() => Err(StoreError::NotEmpty),
             Some(_) => {
                 buckets.remove(bucket.as_str());
                 Ok(())
@@ -116,9 +138,10 @@ impl Store for MemStore {
 
     fn list_files(&self, bucket: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
         let buckets = self.lock();
-        let files = buckets
+        let files = &buckets
             .get(bucket.as_str())
-            .ok_or(StoreError::NoSuchBucket)?;
+            .ok_or(StoreError::NoSuchBucket)?
+            .files;
         Ok(files
             .iter()
             .map(|(name, entry)| FileInfo {
@@ -135,14 +158,17 @@ impl Store for MemStore {
         name: &FileName<'_>,
         size: u64,
     ) -> Result<MemUpload, StoreError> {
-        if !self.lock().contains_key(bucket.as_str()) {
-            return Err(StoreError::NoSuchBucket);
-        }
+        let bucket_id = self
+            .lock()
+            .get(bucket.as_str())
+            .ok_or(StoreError::NoSuchBucket)?
+            .id;
         // Bounded by MAX_PREALLOC, so the cast cannot truncate.
         let capacity = size.min(MAX_PREALLOC) as usize;
         Ok(MemUpload {
             buckets: Arc::clone(&self.buckets),
             bucket: bucket.clone().into_owned(),
+            bucket_id,
             name: name.clone().into_owned(),
             bytes: Vec::with_capacity(capacity),
         })
@@ -154,9 +180,10 @@ impl Store for MemStore {
         name: &FileName<'_>,
     ) -> Result<Download<MemReader>, StoreError> {
         let buckets = self.lock();
-        let files = buckets
+        let files = &buckets
             .get(bucket.as_str())
-            .ok_or(StoreError::NoSuchBucket)?;
+            .ok_or(StoreError::NoSuchBucket)?
+            .files;
         let entry = files.get(name.as_str()).ok_or(StoreError::NoSuchFile)?;
         Ok(Download {
             len: entry.bytes.as_ref().len() as u64,
@@ -166,9 +193,10 @@ impl Store for MemStore {
 
     fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
         let mut buckets = self.lock();
-        let files = buckets
+        let files = &mut buckets
             .get_mut(bucket.as_str())
-            .ok_or(StoreError::NoSuchBucket)?;
+            .ok_or(StoreError::NoSuchBucket)?
+            .files;
         files
             .remove(name.as_str())
             .map(drop)
@@ -183,6 +211,8 @@ impl Store for MemStore {
 pub struct MemUpload {
     buckets: Arc<Mutex<Buckets>>,
     bucket: BucketName<'static>,
+    /// The id of the bucket the upload started in.
+    bucket_id: u64,
     name: FileName<'static>,
     bytes: Vec<u8>,
 }
@@ -205,9 +235,12 @@ impl Upload for MemUpload {
             modified: SystemTime::now(),
         };
         let mut buckets = lock(&self.buckets);
-        let files = buckets
+        // The bucket it started in, not a new one of the same name.
+        let files = &mut buckets
             .get_mut(self.bucket.as_str())
-            .ok_or(StoreError::NoSuchBucket)?;
+            .filter(|b| b.id == self.bucket_id)
+            .ok_or(StoreError::NoSuchBucket)?
+            .files;
         files.insert(self.name, entry);
         Ok(())
     }
