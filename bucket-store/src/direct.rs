@@ -188,7 +188,8 @@ pub(crate) fn switch_off(_: &File) -> io::Result<()> {
 /// `file`'s filesystem (as an unprivileged user sees it), before its payload
 /// is read. Nothing is reserved: `fallocate` would let one request line hold
 /// the whole disk until the connection times out, and it was not faster
-/// here. A filesystem that cannot say is not checked.
+/// here. A filesystem that cannot say is not checked (see
+/// [`free_space_allows`]).
 ///
 /// # Errors
 /// [`io::ErrorKind::StorageFull`] when `len` is more than the free space.
@@ -197,7 +198,24 @@ pub(crate) fn check_free_space(file: &File, len: u64) -> io::Result<()> {
     let Ok(stat) = rustix::fs::fstatvfs(file) else {
         return Ok(());
     };
-    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    free_space_allows(len, stat.f_blocks, stat.f_bavail, stat.f_frsize)
+}
+
+/// Whether `len` bytes fit in `available` free blocks of `block_size`
+/// bytes, on a filesystem of `total` blocks (`statvfs`'s `f_blocks`,
+/// `f_bavail`, `f_frsize`). A `total` of 0 means the filesystem does not
+/// report its sizes (libfuse's default answer, which FUSE filesystems such
+/// as fusefat give): nothing is refused then, where reading its 0 free
+/// blocks literally refused every upload.
+///
+/// # Errors
+/// [`io::ErrorKind::StorageFull`] when `len` is more than the free space.
+#[cfg(unix)]
+fn free_space_allows(len: u64, total: u64, available: u64, block_size: u64) -> io::Result<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    let free = available.saturating_mul(block_size);
     if len > free {
         return Err(io::Error::new(
             io::ErrorKind::StorageFull,
@@ -439,6 +457,21 @@ impl Drop for DirectWriter {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn free_space_refuses_what_does_not_fit_unless_the_filesystem_reports_no_size() {
+        // 10 free blocks of 4 KiB on a filesystem of 100.
+        assert!(free_space_allows(40_960, 100, 10, 4096).is_ok());
+        let e = free_space_allows(40_961, 100, 10, 4096).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert!(e.to_string().contains("40961 bytes"), "{e}");
+        // Full, but reporting its size: refused.
+        assert!(free_space_allows(1, 100, 0, 4096).is_err());
+        // No size at all (FUSE without statfs): not checked.
+        assert!(free_space_allows(u64::MAX, 0, 0, 0).is_ok());
+        assert!(free_space_allows(1 << 30, 0, 0, 4096).is_ok());
+    }
 
     #[test]
     fn budget_slots_are_counted_and_given_back_on_drop() {
