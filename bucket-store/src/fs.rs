@@ -15,17 +15,23 @@
 //!
 //! On Unix, an upload holds its bucket folder open from start to commit and
 //! renames into that open folder, and a delete removes the file through the
-//! folder it opened; both `fsync` that same handle. So a concurrent `DELETE_B` (and
+//! folder it opened; both `fsync` that same handle. Downloads and listings
+//! also work through the bucket folder they opened, and staged files through
+//! the staging folder the store opened, each opened without following
+//! symlinks: a folder swapped for a symlink while the store runs leads
+//! nowhere outside the root. So a concurrent `DELETE_B` (and
 //! a `CREATE_B` of the same name after it) can neither turn a delete that
 //! happened into an error nor slip an upload into a bucket other than the
 //! one it started in (docs/protocol.md, decision 15).
 
 use std::ffi::OsStr;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(unix)]
+use std::sync::{PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bucket_proto::{BucketName, FileName};
@@ -36,10 +42,6 @@ use crate::{Download, FileInfo, Store, StoreError, Upload};
 
 /// Prefix of staged upload files inside [`FsStore::STAGING_DIR`].
 const STAGED_PREFIX: &str = ".bkt-up-";
-
-/// How often [`FsStore::open`](Store::open) looks again when the file was
-/// replaced between checking it and opening it.
-const OPEN_ATTEMPTS: usize = 16;
 
 /// Makes staged file names unique within this process.
 static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -57,8 +59,9 @@ static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// One store per root: [`FsStore::open`] deletes every file left in the
 /// staging folder (uploads cut off by a crash), which must never include
 /// another live store's uploads in progress. So it takes an exclusive
-/// advisory lock (`flock`) on the root folder first, held until the store
-/// and every clone of it are dropped; a second `open` of the same root, by
+/// advisory lock (`flock`) on the root folder first, held until the store,
+/// every clone of it and every upload it started are dropped; a second
+/// `open` of the same root, by
 /// this process or another (a second bucket-server started by mistake),
 /// fails before it touches anything. Clones of one `FsStore` share it
 /// safely.
@@ -69,12 +72,50 @@ static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
-    staging: PathBuf,
     direct_io: bool,
     /// Direct uploads in progress and their limit, shared by clones.
     direct_budget: Arc<DirectBudget>,
-    /// The root folder, open and locked while any clone lives.
-    _lock: Arc<File>,
+    /// The staging folder and the root's lock, shared by clones and uploads.
+    shared: Arc<Shared>,
+}
+
+/// What a store's clones and its uploads in progress share: the staging
+/// folder, and the lock on the root. An upload keeps the root locked, so
+/// no second store can open it and empty the staging folder under the
+/// upload.
+#[derive(Debug)]
+struct Shared {
+    /// `ROOT/.bkt-staging`.
+    staging_path: PathBuf,
+    /// The staging folder, opened without following symlinks. Staged files
+    /// are created, renamed and removed through it, never by path, so a
+    /// symlink put in its place later leads nowhere. Replaced when the
+    /// folder had to be made again.
+    #[cfg(unix)]
+    staging: RwLock<Arc<File>>,
+    /// The root folder, open and locked (`flock`).
+    _lock: File,
+}
+
+impl Shared {
+    /// The staging folder's handle.
+    #[cfg(unix)]
+    fn staging(&self) -> Arc<File> {
+        Arc::clone(&self.staging.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Makes the staging folder again after someone removed it, and opens
+    /// the new one (which must still be a folder, not a symlink).
+    fn recreate_staging(&self) -> io::Result<()> {
+        warn!(staging = %self.staging_path.display(), "staging folder vanished, recreating it");
+        fs::create_dir_all(&self.staging_path)?;
+        #[cfg(unix)]
+        {
+            let dir = open_staging(&self.staging_path)?;
+            *self.staging.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(dir);
+        }
+        Ok(())
+    }
 }
 
 impl FsStore {
@@ -114,25 +155,28 @@ impl FsStore {
             return Err(e.into());
         }
         let lock = lock_root(&root)?;
-        let staging = root.join(Self::STAGING_DIR);
-        match fs::create_dir(&staging) {
+        let staging_path = root.join(Self::STAGING_DIR);
+        match fs::create_dir(&staging_path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
         }
-        if !fs::symlink_metadata(&staging)?.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{} exists but is not a directory", staging.display()),
-            )
-            .into());
+        #[cfg(unix)]
+        let staging = RwLock::new(Arc::new(open_staging(&staging_path)?));
+        #[cfg(not(unix))]
+        if !fs::symlink_metadata(&staging_path)?.is_dir() {
+            return Err(not_a_folder(&staging_path).into());
         }
         let store = FsStore {
             root,
-            staging,
             direct_io: cfg!(target_os = "linux"),
             direct_budget: DirectBudget::new(direct::DEFAULT_MAX_DIRECT_UPLOADS),
-            _lock: Arc::new(lock),
+            shared: Arc::new(Shared {
+                staging_path,
+                #[cfg(unix)]
+                staging,
+                _lock: lock,
+            }),
         };
         store.remove_stale_uploads();
         Ok(store)
@@ -204,7 +248,7 @@ impl FsStore {
     /// The staging folder, `ROOT/.bkt-staging`, holding uploads in progress.
     #[must_use]
     pub fn staging_dir(&self) -> &Path {
-        &self.staging
+        &self.shared.staging_path
     }
 
     /// Deletes every file (and symlink) in the staging folder. Folders there
@@ -213,11 +257,12 @@ impl FsStore {
     /// read-only filesystem must not keep the store from serving
     /// downloads).
     fn remove_stale_uploads(&self) {
-        let entries = match fs::read_dir(&self.staging) {
+        let staging = self.staging_dir();
+        let entries = match fs::read_dir(staging) {
             Ok(entries) => entries,
             Err(e) => {
                 warn!(
-                    staging = %self.staging.display(),
+                    staging = %staging.display(),
                     error = %e,
                     "cannot read the staging folder; stale staged uploads, if any, are left"
                 );
@@ -233,7 +278,10 @@ impl FsStore {
                     warn!(path = %path.display(), "unexpected folder in the staging area, left alone");
                     return Ok(false);
                 }
-                match fs::remove_file(&path) {
+                // Through the folder's handle (on Unix): the names come from
+                // a listing by path, but only the staging folder itself
+                // loses files.
+                match self.remove_staged(&entry.file_name()) {
                     Ok(()) => Ok(true),
                     Err(e) if is_absent(&e) => Ok(false),
                     Err(e) => Err(io::Error::new(
@@ -252,12 +300,12 @@ impl FsStore {
             }
         }
         if removed > 0 {
-            info!(removed, staging = %self.staging.display(), "removed stale staged uploads");
+            info!(removed, staging = %staging.display(), "removed stale staged uploads");
         }
         if let Some(error) = first_error {
             warn!(
                 left,
-                staging = %self.staging.display(),
+                staging = %staging.display(),
                 %error,
                 "could not remove stale staged uploads; they are left (clients never see them)"
             );
@@ -282,32 +330,35 @@ impl FsStore {
         }
     }
 
+    /// Removes the file `name` from the staging folder (through its
+    /// handle, on Unix).
+    fn remove_staged(&self, name: &OsStr) -> io::Result<()> {
+        #[cfg(unix)]
+        return Ok(rustix::fs::unlinkat(
+            &*self.shared.staging(),
+            name,
+            rustix::fs::AtFlags::empty(),
+        )?);
+        #[cfg(not(unix))]
+        fs::remove_file(self.staging_dir().join(name))
+    }
+
     /// Creates a fresh, uniquely named file in the staging folder, opened
     /// with the extra `open(2)` flags `custom_flags` (`O_DIRECT` or 0).
-    fn create_staged(&self, custom_flags: i32) -> io::Result<(File, PathBuf)> {
+    fn create_staged(&self, custom_flags: i32) -> io::Result<(File, StagedFile)> {
         let mut recreated = false;
         for _ in 0..8 {
             let counter = STAGED_COUNTER.fetch_add(1, Ordering::Relaxed);
             let nanos = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
-            let path = self.staging.join(format!(
-                "{STAGED_PREFIX}{}-{counter}-{nanos}",
-                std::process::id()
-            ));
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, custom_flags);
-            #[cfg(not(unix))]
-            let _ = custom_flags; // always 0 there: no O_DIRECT
-            match options.open(&path) {
-                Ok(file) => return Ok((file, path)),
+            let name = format!("{STAGED_PREFIX}{}-{counter}-{nanos}", std::process::id());
+            match self.create_staged_named(&name, custom_flags) {
+                Ok(created) => return Ok(created),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 // Someone removed the staging folder: make it again, once.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && !recreated => {
-                    warn!(staging = %self.staging.display(), "staging folder vanished, recreating it");
-                    fs::create_dir_all(&self.staging)?;
+                    self.shared.recreate_staging()?;
                     recreated = true;
                 }
                 Err(e) => return Err(e),
@@ -318,18 +369,59 @@ impl FsStore {
             "no free staging file name found",
         ))
     }
+
+    /// Creates the staged file `name` (which must not exist) in the staging
+    /// folder's handle: `NotFound` if that folder was removed.
+    #[cfg(unix)]
+    fn create_staged_named(&self, name: &str, custom_flags: i32) -> io::Result<(File, StagedFile)> {
+        use rustix::fs::{Mode, OFlags};
+        let dir = self.shared.staging();
+        let flags = OFlags::WRONLY
+            | OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
+            | OFlags::from_bits_retain(u32::try_from(custom_flags).unwrap_or(0));
+        let fd = rustix::fs::openat(&*dir, name, flags, Mode::from_bits_truncate(0o666))?;
+        let staged = StagedFile {
+            dir,
+            path: self.staging_dir().join(name),
+            name: Some(name.to_owned()),
+            _shared: Arc::clone(&self.shared),
+        };
+        Ok((File::from(fd), staged))
+    }
+
+    #[cfg(not(unix))]
+    fn create_staged_named(
+        &self,
+        name: &str,
+        _custom_flags: i32,
+    ) -> io::Result<(File, StagedFile)> {
+        let path = self.staging_dir().join(name);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let staged = StagedFile {
+            path,
+            name: Some(name.to_owned()),
+            _shared: Arc::clone(&self.shared),
+        };
+        Ok((file, staged))
+    }
 }
 
 impl FsStore {
     /// The staged file for an upload of `size` bytes, with a slot of the
     /// direct-I/O budget when it was opened for direct I/O (large upload,
     /// enabled, a slot free, and `O_DIRECT` accepted by the filesystem).
-    fn create_staged_for(&self, size: u64) -> io::Result<(File, PathBuf, Option<DirectSlot>)> {
+    fn create_staged_for(&self, size: u64) -> io::Result<(File, StagedFile, Option<DirectSlot>)> {
         #[cfg(target_os = "linux")]
         if self.direct_io && size >= direct::DIRECT_IO_MIN {
             match self.direct_budget.try_take() {
                 Some(slot) => match self.create_staged(direct::open_flags()) {
-                    Ok((file, path)) => return Ok((file, path, Some(slot))),
+                    Ok((file, staged)) => return Ok((file, staged, Some(slot))),
                     // This filesystem has no O_DIRECT: stage it buffered
                     // (the slot goes back).
                     Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -344,8 +436,8 @@ impl FsStore {
             }
         }
         let _ = size;
-        let (file, path) = self.create_staged(0)?;
-        Ok((file, path, None))
+        let (file, staged) = self.create_staged(0)?;
+        Ok((file, staged, None))
     }
 }
 
@@ -410,36 +502,25 @@ impl Store for FsStore {
     }
 
     fn list_files(&self, bucket: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
-        let dir = self.existing_bucket(bucket)?;
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if is_absent(&e) => return Err(StoreError::NoSuchBucket),
-            Err(e) => return Err(e.into()),
-        };
+        // Listed through the folder's handle: a bucket swapped for a
+        // symlink after this open is not followed.
+        let dir = BucketDir::open(self.bucket_path(bucket)?)?;
         let mut files = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
+        for name in dir.names()? {
             let Ok(name) = FileName::new(name) else {
                 continue;
             };
-            // `DirEntry::metadata` does not follow symlinks.
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                // Deleted while we listed.
-                Err(e) if is_absent(&e) => continue,
+            match dir.file_meta(name.as_str()) {
+                Ok(Some((size, modified))) => files.push(FileInfo {
+                    name,
+                    size,
+                    modified,
+                }),
+                // Not a regular file, or deleted while we listed.
+                Ok(None) => {}
+                Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(e.into()),
-            };
-            if !meta.is_file() {
-                continue;
             }
-            files.push(FileInfo {
-                name,
-                size: meta.len(),
-                modified: meta.modified()?,
-            });
         }
         files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(files)
@@ -456,8 +537,7 @@ impl Store for FsStore {
         // Held until the commit renames into it: this bucket, not whatever
         // has its name by then.
         let bucket_dir = BucketDir::open(bucket_dir)?;
-        let (file, path, slot) = self.create_staged_for(size)?;
-        let staged = StagedFile(Some(path));
+        let (file, staged, slot) = self.create_staged_for(size)?;
         // Refuses an upload the disk cannot hold before its payload is read.
         direct::check_free_space(&file, size)?;
         let direct = slot.is_some();
@@ -465,9 +545,7 @@ impl Store for FsStore {
             Some(slot) => Some(DirectWriter::start(&file, slot)?),
             None => None,
         };
-        if let Some(path) = &staged.0 {
-            debug!(%bucket, %name, size, direct, staged = %path.display(), "upload started");
-        }
+        debug!(%bucket, %name, size, direct, staged = %staged.path.display(), "upload started");
         Ok(FsUpload {
             file,
             staged,
@@ -484,33 +562,15 @@ impl Store for FsStore {
         bucket: &BucketName<'_>,
         name: &FileName<'_>,
     ) -> Result<Download<File>, StoreError> {
-        let dir = self.existing_bucket(bucket)?;
-        let path = join_component(&dir, name.as_str())?;
-        for _ in 0..OPEN_ATTEMPTS {
-            // Check before opening: never open a symlink, a FIFO (which would
-            // block) or a folder.
-            let before = match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_file() => meta,
-                Ok(_) => return Err(StoreError::NoSuchFile),
-                Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
-                Err(e) => return Err(e.into()),
-            };
-            let file = match File::open(&path) {
-                Ok(file) => file,
-                Err(e) if is_absent(&e) => return Err(StoreError::NoSuchFile),
-                Err(e) => return Err(e.into()),
-            };
-            let meta = file.metadata()?;
-            if meta.is_file() && same_file(&before, &meta) {
-                return Ok(Download {
-                    len: meta.len(),
-                    reader: file,
-                });
-            }
-            // Replaced between the check and the open (a concurrent commit):
-            // check the new one.
+        let name = one_component(name.as_str())?;
+        let dir = BucketDir::open(self.bucket_path(bucket)?)?;
+        match dir.open_file(name) {
+            Ok(Some((reader, len))) => Ok(Download { len, reader }),
+            // A symlink, a folder, a FIFO, anything but a regular file.
+            Ok(None) => Err(StoreError::NoSuchFile),
+            Err(e) if is_absent(&e) => Err(StoreError::NoSuchFile),
+            Err(e) => Err(e.into()),
         }
-        Err(io::Error::other("file kept being replaced while it was opened").into())
     }
 
     fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
@@ -608,15 +668,12 @@ impl Upload for FsUpload {
             writer.finish(&self.file)?;
         }
         self.file.sync_all()?;
-        let Some(staged) = self.staged.0.as_deref() else {
-            return Err(io::Error::other("upload already finished").into());
-        };
-        match self.bucket_dir.rename_into(staged, &self.name) {
+        match self.bucket_dir.rename_into(&self.staged, &self.name) {
             Ok(()) => self.staged.disarm(),
             // The staged file is there, so what is missing is the folder the
             // upload started in: its bucket was deleted (decision 15), even
             // if one of the same name exists again by now.
-            Err(e) if is_absent(&e) && fs::symlink_metadata(staged).is_ok() => {
+            Err(e) if is_absent(&e) && self.staged.exists() => {
                 return Err(StoreError::NoSuchBucket);
             }
             Err(e) => return Err(e.into()),
@@ -655,26 +712,66 @@ impl Upload for FsUpload {
     }
 }
 
-/// The path of a staged upload file, deleted on drop unless disarmed.
+/// A staged upload file, deleted on drop unless disarmed. It keeps the
+/// store's root locked (see [`FsStore`]) for as long as it lives.
 #[derive(Debug)]
-struct StagedFile(Option<PathBuf>);
+struct StagedFile {
+    /// The staging folder it was created in.
+    #[cfg(unix)]
+    dir: Arc<File>,
+    /// `ROOT/.bkt-staging/name`, for logs (and, without Unix handles, to
+    /// reach it).
+    path: PathBuf,
+    /// Its name in the staging folder; `None` once renamed into place.
+    name: Option<String>,
+    _shared: Arc<Shared>,
+}
 
 impl StagedFile {
     /// The file was renamed into place: nothing to delete any more.
     fn disarm(&mut self) {
-        self.0 = None;
+        self.name = None;
+    }
+
+    /// Whether the file is still in the staging folder.
+    fn exists(&self) -> bool {
+        let Some(name) = &self.name else {
+            return false;
+        };
+        #[cfg(unix)]
+        return rustix::fs::statat(
+            &*self.dir,
+            name.as_str(),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok();
+        #[cfg(not(unix))]
+        {
+            let _ = name;
+            fs::symlink_metadata(&self.path).is_ok()
+        }
     }
 }
 
 impl Drop for StagedFile {
     fn drop(&mut self) {
-        let Some(path) = self.0.take() else {
+        let Some(name) = self.name.take() else {
             return;
         };
-        match fs::remove_file(&path) {
+        #[cfg(unix)]
+        let removed = rustix::fs::unlinkat(&*self.dir, name.as_str(), rustix::fs::AtFlags::empty())
+            .map_err(io::Error::from);
+        #[cfg(not(unix))]
+        let removed = {
+            let _ = name;
+            fs::remove_file(&self.path)
+        };
+        match removed {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => warn!(path = %path.display(), error = %e, "could not remove staged upload"),
+            Err(e) => {
+                warn!(path = %self.path.display(), error = %e, "could not remove staged upload");
+            }
         }
     }
 }
@@ -702,22 +799,10 @@ impl BucketDir {
     /// directory; [`StoreError::Io`].
     #[cfg(unix)]
     fn open(path: PathBuf) -> Result<BucketDir, StoreError> {
-        use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::open(&path, flags, Mode::empty()) {
-            Ok(fd) => Ok(BucketDir {
-                handle: File::from(fd),
-            }),
-            // ELOOP: a symlink (O_NOFOLLOW); ENOTDIR: anything but a folder.
-            Err(e) if e == rustix::io::Errno::LOOP => Err(StoreError::NoSuchBucket),
-            Err(e) => {
-                let e = io::Error::from(e);
-                if is_absent(&e) {
-                    Err(StoreError::NoSuchBucket)
-                } else {
-                    Err(e.into())
-                }
-            }
+        match open_dir_nofollow(&path) {
+            Ok(handle) => Ok(BucketDir { handle }),
+            Err(e) if is_absent(&e) || is_symlink_refusal(&e) => Err(StoreError::NoSuchBucket),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -758,21 +843,126 @@ impl BucketDir {
         fs::remove_file(self.path.join(name))
     }
 
-    /// Renames `from` (a path) to `name` in this folder, replacing what was
-    /// there. Fails with `NotFound` if this folder has been removed.
+    /// Renames the staged file `from` to `name` in this folder, replacing
+    /// what was there. Fails with `NotFound` if this folder has been
+    /// removed (or the staged file has).
     #[cfg(unix)]
-    fn rename_into(&self, from: &Path, name: &str) -> io::Result<()> {
+    fn rename_into(&self, from: &StagedFile, name: &str) -> io::Result<()> {
+        let Some(staged) = &from.name else {
+            return Err(io::Error::other("upload already finished"));
+        };
         Ok(rustix::fs::renameat(
-            rustix::fs::CWD,
-            from,
+            &*from.dir,
+            staged.as_str(),
             &self.handle,
             name,
         )?)
     }
 
     #[cfg(not(unix))]
-    fn rename_into(&self, from: &Path, name: &str) -> io::Result<()> {
-        fs::rename(from, self.path.join(name))
+    fn rename_into(&self, from: &StagedFile, name: &str) -> io::Result<()> {
+        if from.name.is_none() {
+            return Err(io::Error::other("upload already finished"));
+        }
+        fs::rename(&from.path, self.path.join(name))
+    }
+
+    /// The names in this folder (`.` and `..` left out), whatever they are;
+    /// names that are not UTF-8 are skipped (no valid name is one).
+    #[cfg(unix)]
+    fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.handle)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            if name != "." && name != ".." {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    #[cfg(not(unix))]
+    fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.path)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// The size (bytes) and modification time of the entry `name` if it is
+    /// a regular file (symlinks not followed), else `None`.
+    #[cfg(unix)]
+    fn file_meta(&self, name: &str) -> io::Result<Option<(u64, SystemTime)>> {
+        use rustix::fs::{AtFlags, FileType};
+        let stat = rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Ok(None);
+        }
+        Ok(Some((
+            u64::try_from(stat.st_size).unwrap_or(0),
+            modified(&stat),
+        )))
+    }
+
+    #[cfg(not(unix))]
+    fn file_meta(&self, name: &str) -> io::Result<Option<(u64, SystemTime)>> {
+        let meta = fs::symlink_metadata(self.path.join(name))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        Ok(Some((meta.len(), meta.modified()?)))
+    }
+
+    /// Opens the entry `name` for reading if it is a regular file: the file
+    /// and its length in bytes, else `None` (a symlink, a folder, a FIFO).
+    /// Never follows a symlink, never blocks (a FIFO), never makes a
+    /// terminal its controlling one; what was opened is checked, so an
+    /// entry replaced between the check and the open is served only if
+    /// the replacement is a regular file too (a concurrent commit).
+    #[cfg(unix)]
+    fn open_file(&self, name: &str) -> io::Result<Option<(File, u64)>> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        let is_file = |mode| FileType::from_raw_mode(mode) == FileType::RegularFile;
+        // Checked first, so that a device or FIFO in the folder is never
+        // opened at all.
+        if !is_file(rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode) {
+            return Ok(None);
+        }
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.handle, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::LOOP => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let stat = rustix::fs::fstat(&fd)?;
+        if !is_file(stat.st_mode) {
+            return Ok(None);
+        }
+        // Reads of a regular file ignore O_NONBLOCK; it goes all the same,
+        // for whoever reads the file next.
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+        Ok(Some((
+            File::from(fd),
+            u64::try_from(stat.st_size).unwrap_or(0),
+        )))
+    }
+
+    #[cfg(not(unix))]
+    fn open_file(&self, name: &str) -> io::Result<Option<(File, u64)>> {
+        let path = self.path.join(name);
+        if !fs::symlink_metadata(&path)?.is_file() {
+            return Ok(None);
+        }
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        Ok(meta.is_file().then(|| (file, meta.len())))
     }
 
     /// `fsync`s the folder, making entries created, renamed or removed in it
@@ -823,12 +1013,21 @@ fn at(point: Point) {
 fn at(_: Point) {}
 
 /// `dir/name`, where `name` must be exactly one normal path component
-/// (not empty, `.`, `..`, a root, a prefix or anything with a separator).
-/// Names are validated already; this is the second lock on the door.
+/// (see [`one_component`]).
 fn join_component(dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
+    Ok(dir.join(one_component(name)?))
+}
+
+/// `name`, if it is exactly one normal path component (not empty, `.`,
+/// `..`, a root, a prefix or anything with a separator). Names are
+/// validated already; this is the second lock on the door.
+///
+/// # Errors
+/// [`StoreError::BadName`] otherwise.
+fn one_component(name: &str) -> Result<&str, StoreError> {
     let mut components = Path::new(name).components();
     match (components.next(), components.next()) {
-        (Some(Component::Normal(part)), None) if part == OsStr::new(name) => Ok(dir.join(part)),
+        (Some(Component::Normal(part)), None) if part == OsStr::new(name) => Ok(name),
         _ => Err(StoreError::BadName(format!(
             "{name:?} is not a single path component"
         ))),
@@ -889,18 +1088,60 @@ fn is_real_dir(path: &Path) -> io::Result<bool> {
     }
 }
 
-/// Whether two metadata describe the same file (inode).
+/// Opens the folder `path` itself, never a symlink to one (`ELOOP`, or
+/// `ENOTDIR` for anything that is not a folder) and never anything that
+/// could block the open (a FIFO).
 #[cfg(unix)]
-fn same_file(a: &Metadata, b: &Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
+fn open_dir_nofollow(path: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
 }
 
-/// Whether two metadata describe the same file; without inode numbers, the
-/// check before opening is all there is.
-#[cfg(not(unix))]
-fn same_file(_: &Metadata, _: &Metadata) -> bool {
-    true
+/// Whether `open_dir_nofollow` refused a symlink.
+#[cfg(unix)]
+fn is_symlink_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+/// Opens the staging folder `path`, which must be a folder, not a symlink.
+///
+/// # Errors
+/// Of kind [`io::ErrorKind::NotADirectory`] when it is anything else; the
+/// open's error.
+#[cfg(unix)]
+fn open_staging(path: &Path) -> io::Result<File> {
+    open_dir_nofollow(path).map_err(|e| {
+        if is_symlink_refusal(&e) || e.kind() == io::ErrorKind::NotADirectory {
+            not_a_folder(path)
+        } else {
+            e
+        }
+    })
+}
+
+/// The error for a staging folder that is not a folder.
+fn not_a_folder(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotADirectory,
+        format!("{} exists but is not a directory", path.display()),
+    )
+}
+
+/// The modification time in `stat`.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // the fields' types differ by platform
+fn modified(stat: &rustix::fs::Stat) -> SystemTime {
+    let (secs, nanos) = (stat.st_mtime as i64, stat.st_mtime_nsec as u32);
+    let since_epoch = std::time::Duration::new(secs.unsigned_abs(), 0);
+    let whole = if secs >= 0 {
+        UNIX_EPOCH.checked_add(since_epoch)
+    } else {
+        UNIX_EPOCH.checked_sub(since_epoch)
+    };
+    whole
+        .and_then(|t| t.checked_add(std::time::Duration::from_nanos(u64::from(nanos))))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 /// `fsync`s a directory, making entries created, renamed or removed in it

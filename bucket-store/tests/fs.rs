@@ -226,12 +226,9 @@ fn deletes_and_uploads_racing_delete_b_and_create_b_never_fail_with_io() {
 fn open_removes_stale_staged_files() {
     let (dir, store) = new_store();
     store.create_bucket(&bucket("b")).expect("create");
-    let mut up = store
-        .start_upload(&bucket("b"), &file("f"), 3)
-        .expect("start");
-    up.write_all(b"abc").expect("write");
-    // A crash: the upload is never committed, aborted or dropped.
-    std::mem::forget(up);
+    // What a crash leaves: an upload's staged file (a live upload would
+    // keep the root locked, see below), and some junk.
+    fs::write(store.staging_dir().join(".bkt-up-1-0-0"), b"abc").expect("staged");
     fs::write(store.staging_dir().join("junk"), b"left over").expect("junk");
     assert_eq!(staged(&store).len(), 2);
     drop(store);
@@ -242,6 +239,29 @@ fn open_removes_stale_staged_files() {
         store.list_files(&bucket("b")).expect("list").is_empty(),
         "the crashed upload never became visible"
     );
+}
+
+/// An upload in progress keeps the root locked after every clone of its
+/// store is gone: a second store opening the root would empty the staging
+/// folder under it. Once the upload ends, the root opens again.
+#[test]
+fn an_upload_in_progress_keeps_the_root_locked_after_its_store_is_dropped() {
+    let (dir, store) = new_store();
+    store.create_bucket(&bucket("b")).expect("create");
+    let mut up = store
+        .start_upload(&bucket("b"), &file("f"), 6)
+        .expect("start");
+    up.write_all(b"abc").expect("write");
+    drop(store);
+    let busy = FsStore::open(dir.path()).expect_err("a second store while an upload lives");
+    assert!(
+        matches!(&busy, StoreError::Io(e) if e.kind() == std::io::ErrorKind::ResourceBusy),
+        "{busy:?}"
+    );
+    up.write_all(b"def").expect("write");
+    up.commit().expect("the upload is whole");
+    let store = FsStore::open(dir.path()).expect("reopen once the upload ended");
+    assert_eq!(read(&store, "b", "f").expect("read"), b"abcdef");
 }
 
 /// After a crash, stale staged files that cannot be deleted do not keep the
