@@ -179,6 +179,8 @@ impl FsStore {
             }),
         };
         store.remove_stale_uploads();
+        #[cfg(unix)]
+        store.warn_if_names_fold();
         Ok(store)
     }
 
@@ -308,6 +310,23 @@ impl FsStore {
                 staging = %staging.display(),
                 %error,
                 "could not remove stale staged uploads; they are left (clients never see them)"
+            );
+        }
+    }
+
+    /// Warns when the root's filesystem folds names (see
+    /// [`probe_name_folding`]): there, two clients' files whose names
+    /// differ only in case or Unicode form replace each other.
+    #[cfg(unix)]
+    fn warn_if_names_fold(&self) {
+        let folding = probe_name_folding(&self.shared.staging());
+        if folding.case || folding.unicode {
+            warn!(
+                root = %self.root.display(),
+                case = folding.case,
+                unicode = folding.unicode,
+                "this filesystem treats names that differ in case or Unicode form as one name: \
+                 uploads can replace files of another spelling (docs/operations.md)"
             );
         }
     }
@@ -1088,6 +1107,52 @@ fn is_real_dir(path: &Path) -> io::Result<bool> {
     }
 }
 
+/// Whether a filesystem takes two spellings of a name for one, as found by
+/// [`probe_name_folding`].
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NameFolding {
+    /// `a` and `A` are one name (FAT, NTFS, APFS by default, ext4 `+F`).
+    case: bool,
+    /// The NFC and NFD forms of `é` are one name (APFS, HFS+).
+    unicode: bool,
+}
+
+/// Creates probe files in the folder `dir` and looks each up under another
+/// spelling: upper case, and Unicode NFD for an NFC name. A probe that
+/// cannot be made (a read-only filesystem, one that refuses non-ASCII
+/// names) counts as no folding. The probes are removed.
+#[cfg(unix)]
+fn probe_name_folding(dir: &File) -> NameFolding {
+    let pid = std::process::id();
+    NameFolding {
+        case: probe_alias(
+            dir,
+            &format!(".bkt-probe-{pid}-case"),
+            &format!(".BKT-PROBE-{pid}-CASE"),
+        ),
+        unicode: probe_alias(
+            dir,
+            &format!(".bkt-probe-{pid}-caf\u{e9}"),
+            &format!(".bkt-probe-{pid}-cafe\u{301}"),
+        ),
+    }
+}
+
+/// Whether `alias` finds the file created as `name` in `dir` (false when
+/// it cannot be created).
+#[cfg(unix)]
+fn probe_alias(dir: &File, name: &str, alias: &str) -> bool {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    if rustix::fs::openat(dir, name, flags, Mode::from_bits_truncate(0o600)).is_err() {
+        return false;
+    }
+    let found = rustix::fs::statat(dir, alias, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+    let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    found
+}
+
 /// Opens the folder `path` itself, never a symlink to one (`ELOOP`, or
 /// `ENOTDIR` for anything that is not a folder) and never anything that
 /// could block the open (a FIFO).
@@ -1231,6 +1296,23 @@ mod tests {
         assert!(result.is_ok(), "{result:?}");
         assert!(!dir.path().join("b").exists());
         assert!(staging_is_empty(&store));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_name_folding_probe_finds_none_on_a_filesystem_that_keeps_names_exact() {
+        // The test machine's temporary folder (ext4, tmpfs) keeps names
+        // exact; a folding filesystem is shown in docs/operations.md.
+        let (_dir, store) = store_with_file();
+        let folding = probe_name_folding(&store.shared.staging());
+        assert_eq!(
+            folding,
+            NameFolding {
+                case: false,
+                unicode: false
+            }
+        );
+        assert!(staging_is_empty(&store), "a probe was left behind");
     }
 
     #[test]
