@@ -170,6 +170,9 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // A log line stderr cannot take is dropped, not reported with
+        // eprintln!, which would panic on a broken stderr.
+        .log_internal_errors(false)
         .init();
 }
 

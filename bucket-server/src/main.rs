@@ -82,6 +82,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line stderr cannot take is dropped. Reporting it would use
+        // eprintln!, which panics on a broken stderr: each thread that
+        // logged after a `| tee` died would die too, signal handler
+        // included (tests/lifecycle.rs).
+        .log_internal_errors(false)
         .init();
     let args = Args::parse();
     let store = match FsStore::open(&args.root) {

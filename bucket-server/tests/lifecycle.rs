@@ -173,6 +173,23 @@ fn spawn_binary(
     wrapper: &[String],
     extra: &[&str],
 ) -> (Spawned, std::net::SocketAddr, String) {
+    let (child, addr, log, mut stderr) = spawn_binary_with_stderr(root, wrapper, extra);
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr, log)
+}
+
+/// [`spawn_binary`], handing back the rest of the server's stderr (its
+/// log) instead of reading it.
+fn spawn_binary_with_stderr(
+    root: &std::path::Path,
+    wrapper: &[String],
+    extra: &[&str],
+) -> (
+    Spawned,
+    std::net::SocketAddr,
+    String,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
     let binary = env!("CARGO_BIN_EXE_bucket-server");
     let mut cmd = Command::new("env");
     cmd.arg("--default-signal=HUP,INT,TERM")
@@ -201,8 +218,7 @@ fn spawn_binary(
             break a.trim().parse().unwrap();
         }
     };
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (Spawned(child), addr, log)
+    (Spawned(child), addr, log, stderr)
 }
 
 /// A spawned server process, killed (and reaped) when dropped, so that a
@@ -279,6 +295,31 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
     assert!(dir.path().join("buckets/made-by-test").is_dir());
     signal(&child, "TERM");
     assert_eq!(exit_status(&mut child, "SIGTERM").code(), Some(0));
+}
+
+/// A log reader that goes away (a `| tee` killed, a log collector
+/// restarted) leaves the server serving and stoppable: log lines it cannot
+/// write are dropped. Before, tracing-subscriber reported each failed write
+/// with `eprintln!`, which panics on a broken stderr, so every thread that
+/// logged died: connections were cut at their first request and SIGTERM
+/// no longer stopped the server.
+#[test]
+fn a_log_reader_that_goes_away_leaves_the_server_serving_and_stoppable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, _, stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
+    drop(stderr);
+    let mut c = Raw::connect(addr);
+    for _ in 0..2 {
+        c.send("HELLO\n");
+        c.expect_prefix("100 OK");
+    }
+    c.send("CREATE_B b\n");
+    c.expect("300 BCS");
+    signal(&child, "TERM");
+    assert_eq!(
+        exit_status(&mut child, "SIGTERM, its log reader gone").code(),
+        Some(0)
+    );
 }
 
 /// Option values that cannot work are refused with a usage error (exit 2)
