@@ -1249,6 +1249,78 @@ fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
     assert_no_part_files(dir.path());
 }
 
+/// The same holds when LOCAL is left out (`./name`) or is a folder
+/// (`folder/name`): before, both skipped the symlink and FIFO rules and
+/// replaced the link or the FIFO with a regular file. A default `./name`
+/// that is a folder is refused before the download.
+#[test]
+fn a_download_to_the_default_name_or_into_a_folder_keeps_links_and_fifos() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = TestServer::start();
+    let mut c = server.client();
+    c.create_bucket(&b("out")).unwrap();
+    c.upload(&b("out"), &f("f.txt"), &mut &b"downloaded\n"[..], 11)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // No LOCAL, and ./f.txt is a symlink: its target gets the file.
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, b"old").unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("f.txt")).unwrap();
+    let out = server
+        .cli()
+        .current_dir(dir.path())
+        .args(["download", "out", "f.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("f.txt"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"downloaded\n");
+
+    // LOCAL is a folder holding a FIFO of that name: written into.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let fifo = sub.join("f.txt");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let reader = {
+        let fifo = fifo.clone();
+        thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = server
+        .cli()
+        .args(["download", "out", "f.txt"])
+        .arg(&sub)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(reader.join().unwrap(), b"downloaded\n");
+
+    // No LOCAL, and ./f.txt is a folder: refused, nothing downloaded.
+    let busy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(busy.path().join("f.txt")).unwrap();
+    let out = server
+        .cli()
+        .current_dir(busy.path())
+        .args(["download", "out", "f.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("f.txt"), "{}", stderr_of(&out));
+    assert!(busy.path().join("f.txt").is_dir());
+    assert_no_part_files(dir.path());
+    assert_no_part_files(busy.path());
+}
+
 // ---- fixes: each test below failed before its fix -------------------------
 
 /// A server with bucket `photos` holding `cat.png` (`hello`).

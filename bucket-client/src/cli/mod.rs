@@ -490,29 +490,34 @@ pub enum Destination {
     Stdout,
     /// This file, replaced atomically once the download is complete.
     File(PathBuf),
-    /// Something that exists and is not a regular file or a folder (a
-    /// device such as `/dev/null`, a FIFO): written into as it is, never
-    /// replaced.
+    /// Something that exists and is not a regular file (a device such as
+    /// `/dev/null`, a FIFO): written into as it is, never replaced. A
+    /// folder here (the default `name` is a folder) fails to open, before
+    /// anything is downloaded.
     Stream(PathBuf),
 }
 
 impl Destination {
     /// `local` as given: `None` is `name` in the current folder, `-` is
-    /// stdout, and so is any path to the file standard output already is
-    /// (`/dev/stdout`, or the file `>` redirected it to); an existing folder
-    /// gets `name` inside it. A symlink stands for its target, even one that
-    /// does not exist yet (the target is created or replaced, the link
-    /// stays); an existing device or FIFO is written into.
+    /// stdout; an existing folder gets `name` inside it. Then, whichever
+    /// way the path came: the file standard output already is
+    /// (`/dev/stdout`, or the file `>` redirected it to) is stdout; a
+    /// symlink stands for its target, even one that does not exist yet
+    /// (the target is created or replaced, the link stays); an existing
+    /// device or FIFO is written into.
     pub fn new(local: Option<&Path>, name: &FileName<'_>) -> Self {
-        let p = match local {
-            None => return Destination::File(PathBuf::from(name.as_str())),
-            Some(p) if p.as_os_str() == "-" || is_stdout(p) => return Destination::Stdout,
-            Some(p) if p.is_dir() => return Destination::File(p.join(name.as_str())),
-            Some(p) => p,
+        let path = match local {
+            Some(p) if p.as_os_str() == "-" => return Destination::Stdout,
+            Some(p) if p.is_dir() => p.join(name.as_str()),
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from(name.as_str()),
         };
-        match std::fs::metadata(p) {
-            Ok(meta) if !meta.is_file() => Destination::Stream(p.to_path_buf()),
-            _ => Destination::File(follow_links(p)),
+        if is_stdout(&path) {
+            return Destination::Stdout;
+        }
+        match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => Destination::Stream(path),
+            _ => Destination::File(follow_links(&path)),
         }
     }
 }
