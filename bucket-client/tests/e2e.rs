@@ -1321,6 +1321,40 @@ fn a_download_to_the_default_name_or_into_a_folder_keeps_links_and_fifos() {
     assert_no_part_files(busy.path());
 }
 
+/// In the shell, a line starting with `#` is a comment, and a later word
+/// starting with `#` is a name: before, shlex dropped `#1.txt` and the
+/// upload replaced the bucket's `x` instead.
+#[test]
+fn a_shell_word_starting_with_hash_is_a_name_and_a_hash_line_a_comment() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x"), b"hello").unwrap();
+    let mut child = server
+        .std_cli()
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"# set up\ncreate_b photos\nupload x photos #1.txt\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let files: Vec<String> = server
+        .client()
+        .list_files(Some(&b("photos")))
+        .unwrap()
+        .iter()
+        .map(|f| f.name.to_string())
+        .collect();
+    assert_eq!(files, ["#1.txt"]);
+}
+
 // ---- fixes: each test below failed before its fix -------------------------
 
 /// A server with bucket `photos` holding `cat.png` (`hello`).

@@ -153,7 +153,7 @@ struct Shell<'t> {
 impl Shell<'_> {
     /// Runs one typed line; errors are printed as one line.
     fn execute(&mut self, line: &str) -> Flow {
-        let Some(words) = shlex::split(line) else {
+        let Some(words) = split_words(line) else {
             self.failed(&CliError::Usage(
                 "unbalanced quotes or trailing \\".to_owned(),
             ));
@@ -323,6 +323,44 @@ impl Shell<'_> {
     }
 }
 
+/// The words of a command line, split as a POSIX shell splits them
+/// (quotes, backslashes; by shlex), except that `#` is a comment only at
+/// the start of the line. Elsewhere it is part of its word: `#1.txt` is a
+/// valid file name, and shlex, which takes a word starting with `#` as a
+/// comment, dropped it and the rest of the line without a word (`upload x
+/// photos #1.txt` stored `x`). `None` for unbalanced quotes or a trailing
+/// backslash.
+fn split_words(line: &str) -> Option<Vec<String>> {
+    if line.trim_start().starts_with('#') {
+        return Some(Vec::new());
+    }
+    shlex::split(&escape_word_start_hashes(line))
+}
+
+/// `line` with a backslash before each `#` that starts an unquoted word,
+/// so that shlex keeps it.
+fn escape_word_start_hashes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 4);
+    let mut quote = None;
+    let (mut escaped, mut word_start) = (false, true);
+    for c in line.chars() {
+        let literal = std::mem::take(&mut escaped);
+        if !literal {
+            match (quote, c) {
+                (None, ' ' | '\t' | '\n') => {}
+                (None, '#') if word_start => out.push('\\'),
+                (None, '\'' | '"') => quote = Some(c),
+                (None | Some('"'), '\\') => escaped = true,
+                (Some(q), _) if c == q => quote = None,
+                _ => {}
+            }
+        }
+        word_start = !literal && quote.is_none() && matches!(c, ' ' | '\t' | '\n');
+        out.push(c);
+    }
+    out
+}
+
 /// An answer typed at a prompt, with one pair of surrounding quotes removed
 /// (`"cat 1.png"` → `cat 1.png`); anything else as typed.
 fn unquote(answer: &str) -> String {
@@ -392,6 +430,32 @@ impl Helper for ShellHelper {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_starts_a_comment_only_at_the_start_of_the_line() {
+        let words = |line: &str| split_words(line).expect("balanced");
+        assert_eq!(
+            words("upload ./x photos #draft.txt"),
+            ["upload", "./x", "photos", "#draft.txt"]
+        );
+        assert_eq!(
+            words("download b '#a b' \"#c\" #d#"),
+            ["download", "b", "#a b", "#c", "#d#"]
+        );
+        assert_eq!(
+            words("hello # not a comment"),
+            ["hello", "#", "not", "a", "comment"]
+        );
+        assert_eq!(words("a\\ #b x#y"), ["a #b", "x#y"]);
+        assert_eq!(words("a \\#b '\\' #c"), ["a", "#b", "\\", "#c"]);
+        assert!(words("# a comment").is_empty());
+        assert!(words("   #indented comment 'with quote").is_empty());
+        assert_eq!(split_words("a '#b"), None, "unbalanced quotes");
+        // Without a `#`, exactly what shlex gives.
+        for line in ["a b", "'a b' c", "a\\ b", "\"x\\\"y\" z", "a\tb\nc"] {
+            assert_eq!(split_words(line), shlex::split(line), "{line:?}");
+        }
+    }
 
     #[test]
     fn unquote_strips_one_pair() {
