@@ -1198,23 +1198,40 @@ fn a_pipe_or_a_proc_file_is_read_to_its_end_and_a_device_is_refused() {
     );
 }
 
-#[test]
-fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
-    use std::os::unix::fs::FileTypeExt;
+/// A server whose bucket `out` holds `f.txt` (`downloaded\n`).
+fn server_with_out_file() -> TestServer {
     let server = TestServer::start();
     let mut c = server.client();
     c.create_bucket(&b("out")).unwrap();
     c.upload(&b("out"), &f("f.txt"), &mut &b"downloaded\n"[..], 11)
         .unwrap();
+    server
+}
+
+/// Makes a FIFO at `path` and a thread that reads it whole.
+fn fifo_with_reader(path: &Path) -> thread::JoinHandle<Vec<u8>> {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let path = path.to_owned();
+    thread::spawn(move || std::fs::read(path).unwrap())
+}
+
+/// Whether `path` is a FIFO (not followed if a symlink).
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_fifo()
+}
+
+#[test]
+fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
+    let server = server_with_out_file();
     let dir = tempfile::tempdir().unwrap();
 
     // A FIFO (as /dev/null is a device): written into, not replaced.
     let fifo = dir.path().join("fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let reader = {
-        let fifo = fifo.clone();
-        thread::spawn(move || std::fs::read(fifo).unwrap())
-    };
+    let reader = fifo_with_reader(&fifo);
     let out = server
         .cli()
         .args(["download", "out", "f.txt"])
@@ -1224,12 +1241,7 @@ fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     // Checked before joining: had the FIFO been replaced, its reader would
     // wait for a writer forever.
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo()
-    );
+    assert!(is_fifo(&fifo));
     assert_eq!(reader.join().unwrap(), b"downloaded\n");
 
     // A symlink to a file: the file gets the download, the link stays.
@@ -1255,12 +1267,7 @@ fn a_download_into_a_fifo_or_through_a_symlink_keeps_them_what_they_are() {
 /// that is a folder is refused before the download.
 #[test]
 fn a_download_to_the_default_name_or_into_a_folder_keeps_links_and_fifos() {
-    use std::os::unix::fs::FileTypeExt;
-    let server = TestServer::start();
-    let mut c = server.client();
-    c.create_bucket(&b("out")).unwrap();
-    c.upload(&b("out"), &f("f.txt"), &mut &b"downloaded\n"[..], 11)
-        .unwrap();
+    let server = server_with_out_file();
     let dir = tempfile::tempdir().unwrap();
 
     // No LOCAL, and ./f.txt is a symlink: its target gets the file.
@@ -1285,11 +1292,7 @@ fn a_download_to_the_default_name_or_into_a_folder_keeps_links_and_fifos() {
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let fifo = sub.join("f.txt");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let reader = {
-        let fifo = fifo.clone();
-        thread::spawn(move || std::fs::read(fifo).unwrap())
-    };
+    let reader = fifo_with_reader(&fifo);
     let out = server
         .cli()
         .args(["download", "out", "f.txt"])
@@ -1297,12 +1300,7 @@ fn a_download_to_the_default_name_or_into_a_folder_keeps_links_and_fifos() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo()
-    );
+    assert!(is_fifo(&fifo));
     assert_eq!(reader.join().unwrap(), b"downloaded\n");
 
     // No LOCAL, and ./f.txt is a folder: refused, nothing downloaded.
