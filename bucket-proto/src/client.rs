@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 
 use crate::buffer::RecvBuf;
-use crate::error::{ClientError, ReplyError, SendError};
+use crate::error::{ClientError, ReplyError, SendError, payload_send_checks};
 use crate::framing::{Frame, LineFramer, MAX_REPLY_LINE_LEN};
 use crate::parse::{self, ListBody, ReplyHead};
 use crate::reply::Reply;
@@ -245,14 +245,8 @@ impl ClientSession {
     /// [`ClientSession::send_payload`], or written by the application
     /// itself (`direct`), which must come after every queued byte.
     fn take_payload(&mut self, n: u64, direct: bool) -> Result<(), SendError> {
-        if n == 0 {
+        if !payload_send_checks(n, direct, self.is_closed(), self.core.tx.len())? {
             return Ok(());
-        }
-        if self.is_closed() {
-            return Err(SendError::Closed);
-        }
-        if direct && !self.core.tx.is_empty() {
-            return Err(SendError::TransmitPending);
         }
         let remaining = self.core.upload_remaining;
         if n > remaining {

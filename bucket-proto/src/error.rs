@@ -232,6 +232,30 @@ pub enum SendError {
     Encode(#[from] EncodeError),
 }
 
+/// The checks both sessions make, in this order, before counting `n` bytes
+/// of a payload as sent: `n == 0` needs none (`Ok(false)`: nothing to
+/// count, whether a payload is owed or not); then `Closed` when the session
+/// is `closed`; then `TransmitPending` when the bytes were written by the
+/// application itself (`direct`) while `queued` encoded bytes still wait
+/// to go before them. `Ok(true)`: the caller checks what is still owed.
+pub(crate) fn payload_send_checks(
+    n: u64,
+    direct: bool,
+    closed: bool,
+    queued: usize,
+) -> Result<bool, SendError> {
+    if n == 0 {
+        return Ok(false);
+    }
+    if closed {
+        return Err(SendError::Closed);
+    }
+    if direct && queued > 0 {
+        return Err(SendError::TransmitPending);
+    }
+    Ok(true)
+}
+
 /// More upload payload bytes were reported read directly
 /// ([`ServerSession::payload_received_directly`](crate::ServerSession::payload_received_directly))
 /// than the session had room for. A local error: the session is left as it

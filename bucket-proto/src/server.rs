@@ -56,7 +56,7 @@
 //! | any | end of input, nothing left to answer | `Closed` (event `PayloadAborted` first if mid-upload; event `Closed`) |
 
 use crate::buffer::RecvBuf;
-use crate::error::{DirectReceiveError, RequestError, SendError};
+use crate::error::{DirectReceiveError, RequestError, SendError, payload_send_checks};
 use crate::framing::{Frame, LineFramer, MAX_LINE_LEN};
 use crate::parse;
 use crate::reply::Reply;
@@ -555,15 +555,9 @@ impl ServerSession {
     /// [`ServerSession::send_payload`], or written by the application
     /// itself (`direct`), which must come after every queued byte.
     fn take_payload(&mut self, n: u64, direct: bool) -> Result<(), SendError> {
-        if n == 0 {
-            // Zero bytes never overrun, owed or not (a `900 FDBS 0` owes none).
+        // Zero bytes never overrun, owed or not (a `900 FDBS 0` owes none).
+        if !payload_send_checks(n, direct, self.is_closed(), self.core.tx.len())? {
             return Ok(());
-        }
-        if self.is_closed() {
-            return Err(SendError::Closed);
-        }
-        if direct && !self.core.tx.is_empty() {
-            return Err(SendError::TransmitPending);
         }
         let State::SendingPayload { remaining } = self.core.state else {
             return Err(SendError::PayloadOverrun { remaining: 0 });
