@@ -62,10 +62,9 @@ pub(crate) fn clean_text(t: &str) -> Cow<'_, str> {
 /// way in what a server sent, so no escape sequence from a hostile server
 /// reaches a program that prints decoded text (a line longer than the
 /// encoder writes is still accepted, up to [`crate::MAX_REPLY_LINE_LEN`]
-/// bytes). Names are
-/// not free text: a file name may hold C1 controls (PROTOCOL.md § Names
-/// forbids C0 and DEL only), so a client that shows names to people escapes
-/// them itself.
+/// bytes). Names are not free text: a file name may hold C1 controls
+/// (PROTOCOL.md § Names forbids C0 and DEL only), so a client that shows
+/// names to people escapes them itself.
 ///
 /// The `900 FDBS` payload is not part of the value: it follows the header on
 /// the wire and is handed out by the sessions as separate data events.

@@ -15,14 +15,15 @@
 //!
 //! On Unix, an upload holds its bucket folder open from start to commit and
 //! renames into that open folder, and a delete removes the file through the
-//! folder it opened; both `fsync` that same handle. Downloads and listings
-//! also work through the bucket folder they opened, and staged files through
-//! the staging folder the store opened, each opened without following
-//! symlinks: a folder swapped for a symlink while the store runs leads
-//! nowhere outside the root. So a concurrent `DELETE_B` (and
-//! a `CREATE_B` of the same name after it) can neither turn a delete that
-//! happened into an error nor slip an upload into a bucket other than the
-//! one it started in (docs/protocol.md, decision 15).
+//! folder it opened; both `fsync` that same handle. So a concurrent
+//! `DELETE_B` (and a `CREATE_B` of the same name after it) can neither turn
+//! a delete that happened into an error nor slip an upload into a bucket
+//! other than the one it started in (docs/protocol.md, decision 15).
+//!
+//! Downloads and listings also work through the bucket folder they opened,
+//! and staged files through the staging folder the store opened, each
+//! opened without following symlinks: a folder swapped for a symlink while
+//! the store runs leads nowhere outside the root.
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -61,10 +62,9 @@ static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// another live store's uploads in progress. So it takes an exclusive
 /// advisory lock (`flock`) on the root folder first, held until the store,
 /// every clone of it and every upload it started are dropped; a second
-/// `open` of the same root, by
-/// this process or another (a second bucket-server started by mistake),
-/// fails before it touches anything. Clones of one `FsStore` share it
-/// safely.
+/// `open` of the same root, by this process or another (a second
+/// bucket-server started by mistake), fails before it touches anything.
+/// Clones of one `FsStore` share it safely.
 ///
 /// A bucket folder that holds anything at all (even entries that are not
 /// listed: sub-folders, symlinks, invalid names) cannot be deleted
