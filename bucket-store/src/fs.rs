@@ -393,15 +393,9 @@ impl FsStore {
     /// folder's handle: `NotFound` if that folder was removed.
     #[cfg(unix)]
     fn create_staged_named(&self, name: &str, custom_flags: i32) -> io::Result<(File, StagedFile)> {
-        use rustix::fs::{Mode, OFlags};
         let dir = self.shared.staging();
-        let flags = OFlags::WRONLY
-            | OFlags::CREATE
-            | OFlags::EXCL
-            | OFlags::NOFOLLOW
-            | OFlags::CLOEXEC
-            | OFlags::from_bits_retain(u32::try_from(custom_flags).unwrap_or(0));
-        let fd = rustix::fs::openat(&*dir, name, flags, Mode::from_bits_truncate(0o666))?;
+        let custom = rustix::fs::OFlags::from_bits_retain(u32::try_from(custom_flags).unwrap_or(0));
+        let fd = create_new_at(&dir, name, custom)?;
         let staged = StagedFile {
             dir,
             path: self.staging_dir().join(name),
@@ -594,7 +588,7 @@ impl Store for FsStore {
 
     fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError> {
         let path = self.bucket_path(bucket)?;
-        join_component(&path, name.as_str())?;
+        one_component(name.as_str())?;
         // Everything below goes through this one handle: once the file is
         // gone a concurrent DELETE_B may remove the emptied folder, and the
         // delete, which happened, is still synced and reported as done.
@@ -834,12 +828,18 @@ impl BucketDir {
         }
     }
 
+    /// The status of the entry `name` if it is a regular file (symlinks
+    /// not followed), else `None`.
+    #[cfg(unix)]
+    fn regular_stat(&self, name: &str) -> io::Result<Option<rustix::fs::Stat>> {
+        let stat = rustix::fs::statat(&self.handle, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(is_regular(&stat).then_some(stat))
+    }
+
     /// Whether the entry `name` is a regular file (symlinks not followed).
     #[cfg(unix)]
     fn is_file(&self, name: &str) -> io::Result<bool> {
-        use rustix::fs::{AtFlags, FileType};
-        let stat = rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        Ok(FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+        Ok(self.regular_stat(name)?.is_some())
     }
 
     #[cfg(not(unix))]
@@ -918,15 +918,9 @@ impl BucketDir {
     /// a regular file (symlinks not followed), else `None`.
     #[cfg(unix)]
     fn file_meta(&self, name: &str) -> io::Result<Option<(u64, SystemTime)>> {
-        use rustix::fs::{AtFlags, FileType};
-        let stat = rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Ok(None);
-        }
-        Ok(Some((
-            u64::try_from(stat.st_size).unwrap_or(0),
-            modified(&stat),
-        )))
+        Ok(self
+            .regular_stat(name)?
+            .map(|stat| (file_len(&stat), modified(&stat))))
     }
 
     #[cfg(not(unix))]
@@ -946,11 +940,10 @@ impl BucketDir {
     /// the replacement is a regular file too (a concurrent commit).
     #[cfg(unix)]
     fn open_file(&self, name: &str) -> io::Result<Option<(File, u64)>> {
-        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-        let is_file = |mode| FileType::from_raw_mode(mode) == FileType::RegularFile;
+        use rustix::fs::{Mode, OFlags};
         // Checked first, so that a device or FIFO in the folder is never
         // opened at all.
-        if !is_file(rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode) {
+        if !self.is_file(name)? {
             return Ok(None);
         }
         let flags =
@@ -961,25 +954,21 @@ impl BucketDir {
             Err(e) => return Err(e.into()),
         };
         let stat = rustix::fs::fstat(&fd)?;
-        if !is_file(stat.st_mode) {
+        if !is_regular(&stat) {
             return Ok(None);
         }
         // Reads of a regular file ignore O_NONBLOCK; it goes all the same,
         // for whoever reads the file next.
         rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
-        Ok(Some((
-            File::from(fd),
-            u64::try_from(stat.st_size).unwrap_or(0),
-        )))
+        Ok(Some((File::from(fd), file_len(&stat))))
     }
 
     #[cfg(not(unix))]
     fn open_file(&self, name: &str) -> io::Result<Option<(File, u64)>> {
-        let path = self.path.join(name);
-        if !fs::symlink_metadata(&path)?.is_file() {
+        if !self.is_file(name)? {
             return Ok(None);
         }
-        let file = File::open(&path)?;
+        let file = File::open(self.path.join(name))?;
         let meta = file.metadata()?;
         Ok(meta.is_file().then(|| (file, meta.len())))
     }
@@ -1143,14 +1132,46 @@ fn probe_name_folding(dir: &File) -> NameFolding {
 /// it cannot be created).
 #[cfg(unix)]
 fn probe_alias(dir: &File, name: &str, alias: &str) -> bool {
-    use rustix::fs::{AtFlags, Mode, OFlags};
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    if rustix::fs::openat(dir, name, flags, Mode::from_bits_truncate(0o600)).is_err() {
+    use rustix::fs::AtFlags;
+    if create_new_at(dir, name, rustix::fs::OFlags::empty()).is_err() {
         return false;
     }
     let found = rustix::fs::statat(dir, alias, AtFlags::SYMLINK_NOFOLLOW).is_ok();
     let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
     found
+}
+
+/// Creates the file `name` in the folder `dir` for writing, with the
+/// `open(2)` flags `extra` besides: never an existing entry (`O_EXCL`, so
+/// `AlreadyExists`), never through a symlink. Mode 0666 less the umask, as
+/// `File::create` gives.
+#[cfg(unix)]
+fn create_new_at(
+    dir: &File,
+    name: &str,
+    extra: rustix::fs::OFlags,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC | extra;
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_bits_truncate(0o666),
+    )?)
+}
+
+/// Whether `stat` is a regular file's.
+#[cfg(unix)]
+fn is_regular(stat: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile
+}
+
+/// The length in bytes in `stat`.
+#[cfg(unix)]
+fn file_len(stat: &rustix::fs::Stat) -> u64 {
+    u64::try_from(stat.st_size).unwrap_or(0)
 }
 
 /// Opens the folder `path` itself, never a symlink to one (`ELOOP`, or
