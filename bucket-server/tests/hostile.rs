@@ -18,16 +18,20 @@ use bucket_server::Config;
 use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
 use common::{Raw, config, staged_count, start, start_fs, tree, wait_until};
 
+/// A server over a filesystem store at `root` that takes uploads of at
+/// most `limit` bytes.
+fn start_fs_with_upload_limit(root: &std::path::Path, limit: u64) -> bucket_server::RunningServer {
+    let config = Config {
+        max_upload_size: Some(limit),
+        ..config()
+    };
+    start(config, FsStore::open(root).unwrap())
+}
+
 #[test]
 fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        Config {
-            max_upload_size: Some(1000),
-            ..config()
-        },
-        FsStore::open(dir.path()).unwrap(),
-    );
+    let server = start_fs_with_upload_limit(dir.path(), 1000);
     let mut c = Raw::connect(server.local_addr());
     c.send("CREATE_B b\nUPLOAD b ok.bin 1000\n");
     c.send(vec![1u8; 1000]);
@@ -46,13 +50,7 @@ fn upload_over_the_size_limit_is_refused_closed_and_writes_nothing() {
 #[test]
 fn an_upload_line_padded_past_the_limit_never_runs_its_payload_or_skips_the_size_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        Config {
-            max_upload_size: Some(10),
-            ..config()
-        },
-        FsStore::open(dir.path()).unwrap(),
-    );
+    let server = start_fs_with_upload_limit(dir.path(), 10);
     let mut c = Raw::connect(server.local_addr());
     c.send("CREATE_B victim\nCREATE_B b\n");
     c.expect("300 BCS");
