@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use bucket_client::{BucketName, Client, FileName, Verb};
 use clap::{Parser, Subcommand};
 
-use crate::cli::{Output, Target};
+use crate::cli::{Output, ServerArg, Target};
 
 /// BKT/1 bucket client: an interactive shell, or one operation per run.
 #[derive(Debug, Parser)]
@@ -40,7 +40,7 @@ struct Cli {
         default_value = "127.0.0.1",
         global = true
     )]
-    server: String,
+    server: ServerArg,
 
     /// Server TCP port.
     #[arg(
@@ -48,6 +48,7 @@ struct Cli {
         long = "port",
         value_name = "PORT",
         default_value_t = 4567,
+        value_parser = clap::value_parser!(u16).range(1..),
         global = true
     )]
     port: u16,

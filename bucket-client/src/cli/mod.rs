@@ -144,14 +144,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// `host` may carry its own port (`HOST:PORT`, `[IPv6]:PORT`), which
-    /// then wins over `port`; `timeout_secs` 0 means no limit.
-    pub fn new(host: String, port: u16, timeout_secs: u64) -> Self {
+    /// `server`'s own port (`HOST:PORT`, `[IPv6]:PORT`), if it has one,
+    /// wins over `port`; `timeout_secs` 0 means no limit.
+    pub fn new(server: ServerArg, port: u16, timeout_secs: u64) -> Self {
         let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-        let (host, own_port) = split_host_port(&host);
         Target {
-            host,
-            port: own_port.unwrap_or(port),
+            host: server.host,
+            port: server.port.unwrap_or(port),
             timeout,
             max_list_size: Some(bucket_client::DEFAULT_MAX_LIST_SIZE),
         }
@@ -180,19 +179,85 @@ impl Target {
     }
 }
 
-/// `HOST:PORT` or `[IPv6]:PORT` split into host and port; a bare host name,
-/// IPv4 or IPv6 address (`::1`) has no port.
-fn split_host_port(server: &str) -> (String, Option<u16>) {
-    if let Ok(addr) = server.parse::<std::net::SocketAddr>() {
-        return (addr.ip().to_string(), Some(addr.port()));
+/// The `-s` argument, checked when the command line is read: a host name,
+/// an IPv4 address or an IPv6 address (`::1` or `[::1]`), with or without
+/// its own port (`HOST:PORT`, `[IPv6]:PORT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerArg {
+    host: String,
+    port: Option<u16>,
+}
+
+impl std::str::FromStr for ServerArg {
+    type Err = String;
+
+    /// Errors, each a usage error: an empty host, a port that is not a
+    /// number from 1 to 65535, an IPv6 address with a port but no
+    /// brackets (`::1:4567` cannot be told from an address), brackets
+    /// around something that is not an IPv6 address, an IPv6 scope id
+    /// (`[fe80::1%2]:4567`: the connection would lose it).
+    fn from_str(text: &str) -> Result<Self, String> {
+        use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+        let host_only = |host: &str| ServerArg {
+            host: host.to_owned(),
+            port: None,
+        };
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            if let SocketAddr::V6(v6) = addr
+                && v6.scope_id() != 0
+            {
+                return Err(format!("{text}: IPv6 scope ids (%…) are not supported"));
+            }
+            return Ok(ServerArg {
+                host: addr.ip().to_string(),
+                port: Some(port_number(&addr.port().to_string())?),
+            });
+        }
+        if text.parse::<IpAddr>().is_ok() {
+            return Ok(host_only(text));
+        }
+        if let Some(inner) = text.strip_prefix('[') {
+            let (address, rest) = inner
+                .split_once(']')
+                .ok_or("an opening '[' without its closing ']'")?;
+            if address.parse::<Ipv6Addr>().is_err() {
+                return Err(format!("[{address}] is not an IPv6 address"));
+            }
+            return match rest {
+                "" => Ok(host_only(address)),
+                _ => match rest.strip_prefix(':') {
+                    Some(port) => Ok(ServerArg {
+                        host: address.to_owned(),
+                        port: Some(port_number(port)?),
+                    }),
+                    None => Err(format!("{rest:?} after [{address}]: give [{address}]:PORT")),
+                },
+            };
+        }
+        match text.rsplit_once(':') {
+            None if text.is_empty() => Err("no host given".to_owned()),
+            None => Ok(host_only(text)),
+            Some((host, _)) if host.contains(':') => Err(format!(
+                "{text} is not an IPv6 address; with a port, write it as [ADDRESS]:PORT"
+            )),
+            Some(("", _)) => Err("no host before the ':'".to_owned()),
+            Some((host, port)) => Ok(ServerArg {
+                host: host.to_owned(),
+                port: Some(port_number(port)?),
+            }),
+        }
     }
-    if let Some((host, port)) = server.rsplit_once(':')
-        && !host.contains(':')
-        && let Ok(port) = port.parse()
-    {
-        return (host.to_owned(), Some(port));
+}
+
+/// A TCP port a client can connect to, 1 to 65535, in decimal.
+fn port_number(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!(
+            "port {} is not a number from 1 to 65535",
+            quoted(text)
+        )),
     }
-    (server.to_owned(), None)
 }
 
 impl fmt::Display for Target {
@@ -603,11 +668,17 @@ mod name_tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod target_tests {
-    use super::Target;
+    use super::{ServerArg, Target};
 
     fn shown(server: &str, port: u16) -> String {
-        Target::new(server.to_owned(), port, 0).to_string()
+        let server: ServerArg = server.parse().unwrap();
+        Target::new(server, port, 0).to_string()
+    }
+
+    fn refused(server: &str) -> String {
+        server.parse::<ServerArg>().unwrap_err()
     }
 
     #[test]
@@ -622,7 +693,31 @@ mod target_tests {
         assert_eq!(shown("127.0.0.1", 4567), "127.0.0.1:4567");
         assert_eq!(shown("localhost", 99), "localhost:99");
         assert_eq!(shown("::1", 4567), "[::1]:4567");
-        // Not a port: kept as the host, and the lookup will say so.
-        assert_eq!(shown("host:http", 4567), "[host:http]:4567");
+        assert_eq!(shown("[::1]", 4567), "[::1]:4567");
+        assert_eq!(shown("2001:db8::7", 4567), "[2001:db8::7]:4567");
+    }
+
+    #[test]
+    fn a_bad_port_or_host_is_refused_with_what_is_wrong() {
+        for bad in [
+            "host:99999",
+            "host:0",
+            "host:http",
+            "host:",
+            "[::1]:-1",
+            "[::1]:",
+        ] {
+            assert!(
+                refused(bad).contains("not a number from 1 to 65535"),
+                "{bad}"
+            );
+        }
+        assert!(refused("::1:99999").contains("[ADDRESS]:PORT"));
+        assert!(refused("[::1]4567").contains("give [::1]:PORT"));
+        assert!(refused("[localhost]:4567").contains("not an IPv6 address"));
+        assert!(refused("[::1").contains("closing ']'"));
+        assert_eq!(refused(":4567"), "no host before the ':'");
+        assert_eq!(refused(""), "no host given");
+        assert!(refused("[fe80::1%2]:4599").contains("scope ids"));
     }
 }
