@@ -8,7 +8,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bucket_proto::{
-    BucketName, ClientEvent, ClientSession, FileEntry, FileName, Reply, ReplyCode, Request, Verb,
+    BucketName, ClientError, ClientEvent, ClientSession, FileEntry, FileName, Reply, ReplyCode,
+    Request, Verb,
 };
 
 use crate::error::{Error, Result};
@@ -965,7 +966,16 @@ impl Client {
         progress.start(size);
         let mut done = 0u64;
         loop {
-            let step = match self.session.poll_event()? {
+            let event = match self.session.poll_event() {
+                Err(ClientError::UnexpectedEof) => {
+                    return Err(Error::DownloadCut {
+                        expected: size,
+                        got: done,
+                    });
+                }
+                other => other?,
+            };
+            let step = match event {
                 Some(ClientEvent::PayloadData(data)) => match writer.write_all(data) {
                     Ok(()) => Ok(data.len() as u64),
                     Err(error) => Err(error),

@@ -33,8 +33,21 @@ pub enum Error {
         got: u64,
     },
 
+    /// The connection ended inside a download's payload, after `got` of the
+    /// `expected` bytes the `900 FDBS` header announced (the server stopped,
+    /// crashed or was cut off). The writer got those `got` bytes; the
+    /// connection is closed.
+    #[error("connection closed after {got} of the download's {expected} bytes")]
+    DownloadCut {
+        /// The file's size, in bytes, from the `900 FDBS` header.
+        expected: u64,
+        /// Bytes received and written before the end.
+        got: u64,
+    },
+
     /// The server broke BKT/1: a malformed reply, a reply with no request
-    /// waiting, or the end of input inside a reply. A well-formed reply that
+    /// waiting, or the end of input inside a reply (but see
+    /// [`Error::DownloadCut`] for a download's payload). A well-formed reply that
     /// does not fit the request is [`Error::UnexpectedReply`] instead, never
     /// `Protocol(ClientError::UnexpectedReply)`.
     #[error("protocol error: {0}")]

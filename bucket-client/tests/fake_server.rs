@@ -507,7 +507,7 @@ fn too_large_upload_is_refused_and_closes() {
 }
 
 #[test]
-fn truncated_download_is_a_protocol_error() {
+fn a_truncated_download_says_how_many_bytes_arrived() {
     let addr = fake(ServerConfig::default());
     let mut c = connect(addr);
     c.create_bucket(&b("x")).unwrap();
@@ -515,11 +515,17 @@ fn truncated_download_is_a_protocol_error() {
         .unwrap();
     let mut got = Vec::new();
     let e = c.download(&b("x"), &f(TRUNCATED), &mut got).unwrap_err();
-    assert!(
-        matches!(e, Error::Protocol(bucket_proto::ClientError::UnexpectedEof)),
-        "{e:?}"
-    );
+    let Error::DownloadCut { expected, got: n } = e else {
+        panic!("{e:?}");
+    };
+    assert_eq!((expected, n), (4096, got.len() as u64));
     assert!(got.len() <= 2048);
+    assert!(got.iter().all(|&byte| byte == 5));
+    assert_eq!(
+        e.to_string(),
+        format!("connection closed after {n} of the download's 4096 bytes")
+    );
+    assert!(e.breaks_connection());
     assert!(matches!(c.list_buckets(), Err(Error::Closed)));
 }
 
