@@ -5,6 +5,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bucket_proto::{
@@ -67,6 +69,33 @@ impl<F: FnMut(u64)> Progress for F {
     }
 }
 
+/// Ends a [`Client`]'s connection from another thread
+/// ([`Client::interrupter`]). Cheap to clone; `Send` and `Sync`.
+///
+/// It does not keep the connection open: once the `Client` is dropped,
+/// [`Interrupter::interrupt`] does nothing.
+#[derive(Debug, Clone)]
+pub struct Interrupter {
+    stream: Weak<TcpStream>,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Interrupter {
+    /// Shuts the connection's socket down both ways, at once and without
+    /// sending `QUIT`. The call under way (blocked in a read or a write, it
+    /// returns at once), or else the next one, fails with
+    /// [`Error::Interrupted`] and closes the client; later calls return
+    /// [`Error::Closed`] (connect again to go on). A download's writer keeps
+    /// what it got; an upload the server had not answered is not stored.
+    /// Does nothing once the client is dropped.
+    pub fn interrupt(&self) {
+        if let Some(stream) = self.stream.upgrade() {
+            self.interrupted.store(true, Ordering::Release);
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
 /// One blocking BKT/1 connection to a bucket server.
 ///
 /// Each method sends one request, waits for its final reply and returns it
@@ -96,7 +125,11 @@ impl<F: FnMut(u64)> Progress for F {
 /// # Ok::<(), bucket_client::Error>(())
 /// ```
 pub struct Client {
-    stream: TcpStream,
+    /// Shared with [`Interrupter`]s, which hold it weakly.
+    stream: Arc<TcpStream>,
+    /// Set by [`Interrupter::interrupt`]: the next error is
+    /// [`Error::Interrupted`].
+    interrupted: Arc<AtomicBool>,
     peer: SocketAddr,
     session: ClientSession,
     /// Upload chunks are read from the source into here.
@@ -158,7 +191,8 @@ impl Client {
         stream.set_nodelay(true).map_err(Error::Io)?;
         let peer = stream.peer_addr().map_err(Error::Io)?;
         Ok(Client {
-            stream,
+            stream: Arc::new(stream),
+            interrupted: Arc::new(AtomicBool::new(false)),
             peer,
             session: ClientSession::new(),
             buf: vec![0; BUFFER_SIZE],
@@ -207,6 +241,15 @@ impl Client {
     /// The server's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// A handle that ends this connection from another thread: a Ctrl-C
+    /// handler, a cancel button. See [`Interrupter::interrupt`].
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter {
+            stream: Arc::downgrade(&self.stream),
+            interrupted: Arc::clone(&self.interrupted),
+        }
     }
 
     /// Whether the connection still looks usable: not broken by an earlier
@@ -507,6 +550,10 @@ impl Client {
 
     /// Closes the connection when `result` is an error that breaks it.
     fn finish<T>(&mut self, result: Result<T>) -> Result<T> {
+        let result = match result {
+            Err(_) if self.interrupted.load(Ordering::Acquire) => Err(Error::Interrupted),
+            other => other,
+        };
         if let Err(error) = &result {
             tracing::debug!(%error, "request failed");
             if error.breaks_connection() {
@@ -596,7 +643,7 @@ impl Client {
         self.session.send_request(request)?;
         self.out.clear();
         self.session.poll_transmit(&mut self.out);
-        if let Err(error) = self.stream.write_all(&self.out) {
+        if let Err(error) = (&*self.stream).write_all(&self.out) {
             return Err(self.write_failed(error));
         }
         Ok(())
@@ -675,7 +722,7 @@ impl Client {
     fn read_into_session(&mut self) -> Result<(usize, Option<usize>)> {
         loop {
             let buf = self.session.receive_buffer(BUFFER_SIZE);
-            match self.stream.read(buf) {
+            match (&*self.stream).read(buf) {
                 Ok(0) => {
                     self.session.receive_eof();
                     return Ok((0, None));
@@ -849,7 +896,7 @@ impl Client {
         let mut head = self.out.len();
         if head >= buf.len() / 2 {
             // Cannot happen with BKT/1's line limits; keep it correct anyway.
-            if let Err(error) = self.stream.write_all(&self.out) {
+            if let Err(error) = (&*self.stream).write_all(&self.out) {
                 return Err(self.write_failed(error));
             }
             head = 0;
@@ -879,7 +926,7 @@ impl Client {
                 self.close_now();
                 return Err(early);
             }
-            if let Err(error) = self.stream.write_all(&buf[..head + n]) {
+            if let Err(error) = (&*self.stream).write_all(&buf[..head + n]) {
                 return Err(self.write_failed(error));
             }
             self.session.payload_sent_directly(n as u64)?;
@@ -907,7 +954,7 @@ impl Client {
 
         self.out.clear();
         self.session.poll_transmit(&mut self.out);
-        if let Err(error) = self.stream.write_all(&self.out) {
+        if let Err(error) = (&*self.stream).write_all(&self.out) {
             return Err(self.write_failed(error));
         }
         let mut sent = 0u64;
@@ -918,7 +965,7 @@ impl Client {
             }
             let chunk =
                 usize::try_from(len - sent).map_or(SENDFILE_CHUNK, |left| left.min(SENDFILE_CHUNK));
-            let n = match rustix::fs::sendfile(&self.stream, file, None, chunk) {
+            let n = match rustix::fs::sendfile(&*self.stream, file, None, chunk) {
                 Ok(0) => {
                     return Err(Error::SourceTooShort {
                         expected: len,

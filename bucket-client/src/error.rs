@@ -68,6 +68,11 @@ pub enum Error {
         text: String,
     },
 
+    /// The connection was ended by [`Interrupter::interrupt`](crate::Interrupter::interrupt)
+    /// while this call ran or before it began; it is closed now.
+    #[error("interrupted")]
+    Interrupted,
+
     /// The connection is closed: the server closed it, or an earlier error
     /// broke it (see [`Error::breaks_connection`]).
     #[error("connection closed")]

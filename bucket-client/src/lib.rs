@@ -48,7 +48,7 @@ mod error;
 
 #[doc(hidden)]
 pub use client::ignored_signals;
-pub use client::{BUFFER_SIZE, Client, DEFAULT_MAX_LIST_SIZE, Progress};
+pub use client::{BUFFER_SIZE, Client, DEFAULT_MAX_LIST_SIZE, Interrupter, Progress};
 pub use error::{Error, Result};
 
 /// The protocol types this crate's API uses, re-exported so callers need not

@@ -989,3 +989,66 @@ fn slow_lines_within_the_time_out_are_whole() {
     assert_eq!(c.hello().unwrap(), "fake/1.0");
     assert_eq!(server.join().unwrap(), TRICKLED_HELLO.len());
 }
+
+/// A server that answers `DOWNLOAD` with the header of a 1 MB file and 10
+/// bytes of it, then says nothing more until the client goes: the client
+/// blocks reading the rest. `sent` gets a message once the 10 bytes are out.
+fn stalled_download() -> (SocketAddr, std::sync::mpsc::Receiver<()>) {
+    let (sent, sent_rx) = std::sync::mpsc::channel();
+    let (addr, _) = one_connection(move |stream| {
+        let mut reader = io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut line = String::new();
+        io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        assert!(line.starts_with("DOWNLOAD "), "{line:?}");
+        writer.write_all(b"900 FDBS 1000000\n0123456789").unwrap();
+        sent.send(()).unwrap();
+        let _ = reader.read_to_end(&mut Vec::new());
+    });
+    (addr, sent_rx)
+}
+
+/// An interrupter used from another thread ends a download blocked in a
+/// read: the call returns `Interrupted` at once, the writer keeps the bytes
+/// that came, and the client is closed.
+#[test]
+fn an_interrupter_ends_a_blocked_download_from_another_thread() {
+    let (addr, sent) = stalled_download();
+    let mut c = connect(addr);
+    let interrupter = c.interrupter();
+    let canceller = thread::spawn(move || {
+        sent.recv().unwrap();
+        // Give the client time to block in its read (the test passes
+        // either way: a shut-down socket reads as closed).
+        thread::sleep(Duration::from_millis(100));
+        interrupter.interrupt();
+    });
+    let mut got = Vec::new();
+    let started = std::time::Instant::now();
+    let e = c.download(&b("x"), &f("big"), &mut got).unwrap_err();
+    canceller.join().unwrap();
+    assert!(matches!(e, Error::Interrupted), "{e:?}");
+    assert_eq!(e.to_string(), "interrupted");
+    assert!(e.breaks_connection());
+    // Far below the 20 s time-out the client was connected with.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(got, b"0123456789");
+    assert!(!c.is_open());
+    assert!(matches!(c.list_buckets(), Err(Error::Closed)));
+}
+
+/// Interrupted between calls, the client fails the next call with
+/// `Interrupted`; an interrupter outliving its client does nothing.
+#[test]
+fn an_interrupt_between_calls_fails_the_next_call() {
+    let addr = scripted(vec![b"100 OK BKT/1 fake\n", b"200 BYE\n"]);
+    let mut c = connect(addr);
+    assert_eq!(c.hello().unwrap(), "fake");
+    let interrupter = c.interrupter();
+    interrupter.interrupt();
+    let e = c.hello().unwrap_err();
+    assert!(matches!(e, Error::Interrupted), "{e:?}");
+    assert!(!c.is_open());
+    drop(c);
+    interrupter.clone().interrupt();
+}
