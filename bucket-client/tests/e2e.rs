@@ -1746,3 +1746,106 @@ fn max_list_size_bounds_lists_and_names_itself_when_reached() {
         stderr_of(&out)
     );
 }
+
+/// In the interactive shell (standard input a terminal), Ctrl-C during a
+/// download ends that download's connection, not the shell: the command
+/// fails with `interrupted` and leaves no part file, the next command
+/// connects again without calling the connection lost, and the history is
+/// kept at the end. The "server" stalls the download after 10 bytes, so
+/// only the cancel can end it before the 60 s time-out.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stalled, stalled_rx) = mpsc::channel();
+    let server = thread::spawn(move || {
+        let read_line = |reader: &mut BufReader<std::net::TcpStream>| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line
+        };
+        // The shell's first connection: the download, stalled.
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(read_line(&mut reader), "DOWNLOAD photos big.bin\n");
+        (&stream)
+            .write_all(b"900 FDBS 1000000\n0123456789")
+            .unwrap();
+        stalled.send(()).unwrap();
+        // Returns when the client shuts the connection down.
+        let _ = reader.read_to_end(&mut Vec::new());
+        // The next command's connection.
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert_eq!(read_line(&mut reader), "HELLO\n");
+        (&stream).write_all(b"100 OK BKT/1 fake\n").unwrap();
+        assert_eq!(read_line(&mut reader), "QUIT\n");
+        (&stream).write_all(b"200 BYE\n").unwrap();
+    });
+
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &addr.to_string()])
+        .env("HOME", home.path())
+        // rustyline reads plain lines from a terminal it cannot drive.
+        .env("TERM", "dumb")
+        .env_remove("RUST_LOG")
+        .current_dir(work.path())
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut terminal = File::from(pty.master);
+    terminal.write_all(b"download photos big.bin\n").unwrap();
+    stalled_rx.recv_timeout(LIMIT).unwrap();
+    // Let the shell block in its read (a socket shut down before the read
+    // reads as closed, so the test passes either way).
+    thread::sleep(Duration::from_millis(200));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    terminal.write_all(b"hello\nquit\n").unwrap();
+
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = shell.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell did not end"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    shell
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    shell
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
+    assert!(stderr.contains("error: interrupted"), "{stderr}");
+    assert!(!stderr.contains("connection lost"), "{stderr}");
+    assert!(stdout.contains("100 OK BKT/1 fake"), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let history = std::fs::read_to_string(home.path().join(".bucket_history")).unwrap();
+    assert!(history.contains("download photos big.bin"), "{history}");
+    assert!(history.contains("hello"), "{history}");
+    server.join().unwrap();
+}

@@ -7,9 +7,18 @@
 //! failed download must leave nothing). Once [`install`] has run, such a
 //! signal removes every part file a [`PartFile`] guard has registered and
 //! ends the program with status 128 + the signal's number.
+//!
+//! The interactive shell asks for more ([`cancel_commands_on_sigint`]):
+//! there Ctrl-C ends the connection of the command under way
+//! ([`command_started`]), which fails with `interrupted`, and the shell
+//! goes on; pressed again before that command is over, or when no command
+//! is under way, it ends the program as above.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+
+use bucket_client::Interrupter;
 
 /// Part files being written, removed if a signal ends the program.
 static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -21,10 +30,61 @@ fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Whether SIGINT cancels the shell's command under way rather than ending
+/// the program.
+static CANCEL_COMMANDS: AtomicBool = AtomicBool::new(false);
+/// The connection of the shell's command under way, until SIGINT takes it.
+static COMMAND: Mutex<Option<Interrupter>> = Mutex::new(None);
+/// Whether SIGINT ended the connection of the command under way.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+fn command() -> MutexGuard<'static, Option<Interrupter>> {
+    // An Option that is either set or not: take it anyway.
+    COMMAND
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// From now on, SIGINT (Ctrl-C) ends the connection of the command under
+/// way, if one was registered by [`command_started`] and not yet ended,
+/// instead of the program. For the interactive shell.
+pub fn cancel_commands_on_sigint() {
+    CANCEL_COMMANDS.store(true, Ordering::Release);
+}
+
+/// A command is about to use `interrupter`'s connection: SIGINT ends that
+/// connection (see [`cancel_commands_on_sigint`]).
+pub fn command_started(interrupter: Interrupter) {
+    *command() = Some(interrupter);
+}
+
+/// The command is over. Returns whether SIGINT ended its connection.
+pub fn command_finished() -> bool {
+    *command() = None;
+    CANCELLED.swap(false, Ordering::AcqRel)
+}
+
+/// SIGINT's answer when commands are cancelled: ends the command's
+/// connection; `false` when there was none to end.
+fn cancel_command() -> bool {
+    if !CANCEL_COMMANDS.load(Ordering::Acquire) {
+        return false;
+    }
+    match command().take() {
+        Some(interrupter) => {
+            CANCELLED.store(true, Ordering::Release);
+            interrupter.interrupt();
+            true
+        }
+        None => false,
+    }
+}
+
 /// Handles SIGINT, SIGTERM and SIGHUP for the rest of the program, on a
 /// thread of its own: the first one removes the registered part files and
 /// ends the program with status 128 + the signal's number (130 for Ctrl-C),
-/// as a shell reports a program its default action ended.
+/// as a shell reports a program its default action ended. A SIGINT that
+/// cancels a shell command ([`cancel_commands_on_sigint`]) does neither.
 ///
 /// A signal the program was started with ignored stays ignored (`nohup`
 /// ignores SIGHUP; a non-interactive shell's background jobs ignore
@@ -46,7 +106,10 @@ pub fn install() {
         }
     };
     std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
+        for signal in signals.forever() {
+            if signal == SIGINT && cancel_command() {
+                continue;
+            }
             for part in parts().iter() {
                 let _ = std::fs::remove_file(part);
             }

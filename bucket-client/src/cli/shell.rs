@@ -7,7 +7,9 @@
 //! their defaults, so a script's next line is never taken as an answer.
 //! With its input not a terminal the shell exits with the status of the
 //! last command that failed; on a terminal, with 0, and it keeps its
-//! history in `~/.bucket_history`.
+//! history in `~/.bucket_history`, and Ctrl-C during a command ends that
+//! command's connection (the command fails with `interrupted`, the next
+//! one connects again) rather than the shell.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -83,6 +85,9 @@ pub fn run(target: &Target) -> ExitCode {
     };
     editor.set_helper(Some(ShellHelper::default()));
     let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        super::interrupt::cancel_commands_on_sigint();
+    }
     let history = interactive.then(history_path).flatten();
     if let Some(path) = &history {
         let _ = editor.load_history(path);
@@ -163,6 +168,11 @@ impl Shell<'_> {
             return Flow::Continue;
         };
         let result = parse_verb(first).and_then(|verb| self.run_verb(verb, args));
+        if super::interrupt::command_finished() {
+            // Ctrl-C ended the connection on purpose: the next command
+            // connects again without calling it lost.
+            self.client = None;
+        }
         match result {
             Ok(flow) => flow,
             Err(error) => {
@@ -302,7 +312,12 @@ impl Shell<'_> {
             }
             self.client = Some(client);
         }
-        self.client.as_mut().ok_or(CliError::Client(Error::Closed))
+        let client = self
+            .client
+            .as_mut()
+            .ok_or(CliError::Client(Error::Closed))?;
+        super::interrupt::command_started(client.interrupter());
+        Ok(client)
     }
 
     /// Sends `QUIT` if connected; prints `200 BYE` unless `quiet`.
