@@ -16,6 +16,9 @@ pub(crate) struct RecvBuf {
     pub(crate) bytes: Vec<u8>,
     /// Where the unprocessed bytes are.
     pub(crate) cur: Cursor,
+    /// The length of the spare room [`RecvBuf::spare`] handed out last and
+    /// [`RecvBuf::commit`] has not taken yet: what a commit may take.
+    lent: usize,
 }
 
 /// The unprocessed range `start..end` of a [`RecvBuf`].
@@ -71,15 +74,17 @@ impl RecvBuf {
                 self.bytes.resize(self.cur.end + min, 0);
             }
         }
+        self.lent = self.bytes.len() - self.cur.end;
         &mut self.bytes[self.cur.end..]
     }
 
-    /// Adds `n` bytes written into [`RecvBuf::spare`] to the unprocessed
-    /// ones (clamped to the spare room).
+    /// Adds `n` bytes written into the room [`RecvBuf::spare`] handed out
+    /// last to the unprocessed ones, clamped to that room's length; takes
+    /// nothing when no room is lent (no `spare` since the last commit), so
+    /// stale bytes of the spare room never count as received.
     pub(crate) fn commit(&mut self, n: usize) {
-        let room = self.bytes.len() - self.cur.end;
-        debug_assert!(n <= room);
-        self.cur.end += n.min(room);
+        self.cur.end += n.min(self.lent);
+        self.lent = 0;
     }
 
     /// Copies `data` in after the unprocessed bytes.

@@ -237,7 +237,10 @@ impl ServerSession {
     }
 
     /// Takes the first `n` bytes of the last [`ServerSession::receive_buffer`]
-    /// as received (`n` is clamped to its length). Ignored once closed.
+    /// as received. `n` is clamped to that buffer's length, and a second
+    /// call without a new `receive_buffer` takes nothing, so a wrong count
+    /// never adds bytes that were not read (it never panics either).
+    /// Ignored once closed.
     pub fn commit_received(&mut self, n: usize) {
         if !matches!(self.core.state, State::Closed) {
             self.rx.commit(n);

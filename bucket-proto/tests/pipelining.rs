@@ -606,3 +606,47 @@ proptest! {
         prop_assert_eq!(&run_client_direct(&pending, &chunks, false, extra), &whole);
     }
 }
+
+/// `commit_received` takes no more than the last `receive_buffer` lent, and
+/// nothing without one: an application's wrong count never makes stale
+/// bytes of the spare room (here a second `HELLO` left there) count as
+/// received, and never panics, in debug builds too.
+#[test]
+fn commit_received_takes_at_most_the_room_lent_last() {
+    let mut server = ServerSession::default();
+    let room = server.receive_buffer(64);
+    let lent = room.len();
+    room[..12].copy_from_slice(b"HELLO\nHELLO\n");
+    server.commit_received(6);
+    assert_eq!(
+        server.poll_event(),
+        Some(ServerEvent::RequestReceived(Request::Hello))
+    );
+    server
+        .send_reply(&Reply::Hello { server: "s".into() })
+        .unwrap();
+    // No room lent since the last commit: nothing is taken.
+    server.commit_received(6);
+    assert_eq!(server.buffered(), 0);
+    assert_eq!(server.poll_event(), None);
+    // More than the room lent: clamped to it.
+    let room = server.receive_buffer(6);
+    let lent_now = room.len();
+    room[..6].copy_from_slice(b"CODES\n");
+    server.commit_received(lent_now + 1000);
+    assert_eq!(server.buffered(), lent_now);
+    assert!(lent_now <= lent);
+
+    let mut client = bucket_proto::ClientSession::new();
+    client.send_request(&Request::Hello).unwrap();
+    client.commit_received(5);
+    assert_eq!(client.poll_event(), Ok(None));
+    let room = client.receive_buffer(20);
+    let lent = room.len();
+    room[..20].copy_from_slice(b"100 OK BKT/1 s\n\0\0\0\0\0");
+    client.commit_received(lent + 1);
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(bucket_proto::ClientEvent::Reply { .. }))
+    ));
+}
