@@ -315,7 +315,8 @@ impl ClientSession {
     /// A [`ClientError`] when the server broke the protocol (malformed reply,
     /// a reply that answers no pending request's verb, end of input inside a
     /// reply). The session is then failed: the same error is returned from
-    /// then on and nothing more is sent.
+    /// then on and nothing more is sent, not even requests queued before
+    /// the failure and not yet taken by [`ClientSession::poll_transmit`].
     pub fn poll_event(&mut self) -> Result<Option<ClientEvent<'_>>, ClientError> {
         loop {
             match &mut self.core.state {
@@ -447,9 +448,12 @@ impl ClientSession {
 }
 
 impl Core {
-    /// Moves to the failed state and returns the error.
+    /// Moves to the failed state and returns the error. Bytes still queued
+    /// for sending are dropped: a server the session judged broken gets no
+    /// more requests (a `DELETE_B` pipelined behind the broken reply, say).
     fn fail(&mut self, error: ClientError) -> ClientError {
         self.state = Rx::Failed(error.clone());
+        self.tx.clear();
         error
     }
 

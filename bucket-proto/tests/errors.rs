@@ -1260,3 +1260,31 @@ fn client_list_limit_can_be_lifted_and_changes_apply_to_the_next_list() {
         Ok(Some(ClientEvent::Reply { .. }))
     ));
 }
+
+/// A session that fails drops the requests it queued and the application
+/// had not taken yet: a `DELETE_B` pipelined behind the reply that broke
+/// the protocol never reaches the server (`poll_event`'s docs: nothing more
+/// is sent).
+#[test]
+fn a_failed_client_session_drops_requests_queued_before_the_failure() {
+    let mut client = ClientSession::new();
+    client.send_request(&Request::Hello).unwrap();
+    client
+        .send_request(&Request::DeleteBucket {
+            bucket: BucketName::new("b").unwrap(),
+        })
+        .unwrap();
+    assert!(client.has_transmit());
+    client.receive(b"300 BCS\n");
+    assert_eq!(
+        client.poll_event().map(|_| ()),
+        Err(ClientError::UnexpectedReply {
+            verb: Verb::Hello,
+            code: ReplyCode::BucketCreated
+        })
+    );
+    assert!(!client.has_transmit());
+    let mut tx = Vec::new();
+    assert_eq!(client.poll_transmit(&mut tx), 0);
+    assert!(tx.is_empty());
+}
