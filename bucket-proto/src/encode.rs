@@ -4,7 +4,11 @@
 //! many messages into one write. Lines end with a bare LF. Names are written
 //! bare when they can be and quoted otherwise (PROTOCOL.md § Replies, "Names
 //! in replies are written as bare args when they can be, else quoted").
-//! What these functions write, [`crate::decode`] parses back to an equal value.
+//! What these functions write, [`crate::decode`] parses back to an equal
+//! value, with one kind of exception: free text is written as the wire can
+//! carry it, so a reply whose text has control characters, is longer than
+//! [`MAX_TEXT_LEN`] bytes or is `Some("")` decodes with the text cleaned,
+//! cut, or `None` ([`reply`]).
 
 use crate::codes::ReplyCode;
 use crate::error::EncodeError;
@@ -54,8 +58,9 @@ pub fn request(request: &Request<'_>, out: &mut Vec<u8>) {
 ///
 /// Free text has every control character (C0, DEL and C1) replaced by a
 /// space, so no text can end a line early or act on a terminal that shows
-/// it, and is cut to [`MAX_TEXT_LEN`] bytes, so no
-/// line exceeds what a client accepts.
+/// it, and is cut to [`MAX_TEXT_LEN`] bytes, so no line exceeds what a
+/// client accepts. Empty text is not written (`Some("")` reads back as
+/// `None`).
 ///
 /// # Errors
 /// [`EncodeError`] when a [`Reply::Success`] or [`Reply::Failure`] carries a
