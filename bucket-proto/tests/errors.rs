@@ -768,7 +768,14 @@ fn client_send_misuse() {
         assert_eq!(client.payload_sent_directly(0), Ok(()));
         let mut tx = Vec::new();
         client.poll_transmit(&mut tx);
-        assert_eq!(tx, b"UPLOAD b f 5\nab", "nothing queued after the end");
+        // Nothing is queued after the end. A failed session (garbage) has
+        // also dropped what it had queued; one the server closed (end of
+        // input) still hands it out.
+        let queued: &[u8] = match ending {
+            b"" => b"UPLOAD b f 5\nab",
+            _ => b"",
+        };
+        assert_eq!(tx, queued, "{ending:?}");
     }
 }
 
