@@ -76,11 +76,20 @@ fn byte_size(text: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    // Log lines go to stderr from a thread of their own, through a bounded
+    // queue that drops lines when full: a stderr nobody reads (a paused
+    // `| less`, a stalled log shipper) must not block the connections that
+    // log, nor the signal thread (tests/lifecycle.rs). The guard flushes
+    // what is queued when `main` returns (waiting 1 s at most).
+    let (stderr, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         .with_ansi(std::io::stderr().is_terminal())
         // A log line stderr cannot take is dropped. Reporting it would use
         // eprintln!, which panics on a broken stderr: each thread that
@@ -189,15 +198,16 @@ fn shut_down_on_signals(handle: bucket_server::ServerHandle) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
                 for signal in signals.forever() {
+                    // `shutdown` waits out the grace period: on its own
+                    // thread, so that a second signal is seen meanwhile
+                    // (and cuts what is left). Started before the log
+                    // line, so that logging can never hold it up.
+                    let handle = handle.clone();
+                    std::thread::spawn(move || handle.shutdown());
                     tracing::info!(
                         signal,
                         "shutting down: no new connections, finishing transfers in flight"
                     );
-                    // `shutdown` waits out the grace period: on its own
-                    // thread, so that a second signal is seen meanwhile
-                    // (and cuts what is left).
-                    let handle = handle.clone();
-                    std::thread::spawn(move || handle.shutdown());
                 }
             });
         }

@@ -322,6 +322,35 @@ fn a_log_reader_that_goes_away_leaves_the_server_serving_and_stoppable() {
     );
 }
 
+/// A log reader that stays but stops reading (a paused `| less`, a stalled
+/// log shipper) fills the stderr pipe. Log lines then wait in the log
+/// thread's queue or are dropped; the connections that log and the signal
+/// thread go on. Before, the first thread to log blocked in `write` holding
+/// the writer's lock, every connection blocked behind it after about 400
+/// requests, and SIGTERM, whose thread logged before starting the
+/// shutdown, did nothing.
+#[test]
+fn a_log_reader_that_stops_reading_leaves_the_server_serving_and_stoppable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Kept open and never read again.
+    let (mut child, addr, _, _stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
+    let mut c = Raw::connect(addr);
+    // Each request logs a line of about 100 bytes: far more than a pipe
+    // holds (64 KiB).
+    for _ in 0..5000 {
+        c.send("HELLO\n");
+        c.expect_prefix("100 OK");
+    }
+    let mut other = Raw::connect(addr);
+    other.send("CREATE_B b\n");
+    other.expect("300 BCS");
+    signal(&child, "TERM");
+    assert_eq!(
+        exit_status(&mut child, "SIGTERM, its log reader stalled").code(),
+        Some(0)
+    );
+}
+
 /// Option values that cannot work are refused with a usage error (exit 2)
 /// naming the option, instead of being bent (`--idle-timeout 0` used to
 /// become 1 s) or taken (`--max-connections 0` answered every client BUSY);
