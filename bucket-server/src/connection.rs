@@ -110,6 +110,7 @@ pub(crate) fn serve<S: Store>(
         pending: Pending::None,
         log: None,
         payload_bytes: 0,
+        requests: 0,
         last_activity: Instant::now(),
     };
     match conn.run(shutdown) {
@@ -132,6 +133,9 @@ struct Connection<'a, S: Store> {
     pending: Pending<S::Upload>,
     log: Option<RequestLog>,
     payload_bytes: u64,
+    /// Requests completed so far (answered or refused): a new one ends the
+    /// line whose time the request-line limit counts.
+    requests: u64,
     /// When bytes last moved either way: the idle timeout counts silence
     /// from here, so a long download or reply is no silence.
     last_activity: Instant,
@@ -146,6 +150,7 @@ impl<S: Store> Connection<'_, S> {
         let mut read_size = MIN_READ;
         let mut line_started: Option<Instant> = None;
         loop {
+            let requests_before = self.requests;
             let closed = self.process_events()?;
             // The session writes replies of its own (prompts, refusals,
             // replies held behind a discarded payload): take them too.
@@ -167,6 +172,13 @@ impl<S: Store> Connection<'_, S> {
                 self.session.state(),
                 ServerState::Idle | ServerState::Dialogue
             ) && self.session.buffered() > 0;
+            // The bytes buffered now start a new line if a request was
+            // completed since the last look: a client pipelining with writes
+            // that end mid-line is always "in a line", but never in the
+            // same one for long.
+            if self.requests != requests_before {
+                line_started = None;
+            }
             line_started = if in_line {
                 line_started.or(Some(Instant::now()))
             } else {
@@ -275,6 +287,7 @@ impl<S: Store> Connection<'_, S> {
                 None => return Ok(false),
                 Some(ServerEvent::Closed) => return Ok(true),
                 Some(ServerEvent::RequestReceived(request)) => {
+                    self.requests += 1;
                     let log = RequestLog::new(&request);
                     let step = answer(self.store, self.config, &request, &mut self.pending);
                     self.log = Some(log);
@@ -317,6 +330,7 @@ impl<S: Store> Connection<'_, S> {
                     Step::None
                 }
                 Some(ServerEvent::RequestRejected(error)) => {
+                    self.requests += 1;
                     tracing::info!(
                         peer = %self.peer,
                         verb = error.verb().map_or("-", Verb::as_str),

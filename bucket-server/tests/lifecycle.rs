@@ -87,6 +87,35 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
     slow.expect("700 FUBS");
 }
 
+/// A client that pipelines with writes ending mid-line (a buffered writer
+/// that flushes by size) always has part of a line buffered, but each line
+/// completes at once: the request-line limit counts from the start of the
+/// line still open, not from the first partial line the connection ever
+/// had. Before, such a client was cut as "request line too slow" one idle
+/// timeout after its first write.
+#[test]
+fn pipelined_writes_that_end_mid_line_are_not_a_slow_request_line() {
+    let server = start(
+        Config {
+            idle_timeout: Duration::from_millis(600),
+            ..config()
+        },
+        MemStore::new(),
+    );
+    let mut c = Raw::connect(server.local_addr());
+    c.send("HEL");
+    let t = Instant::now();
+    // Five idle timeouts, each write finishing one line and starting the
+    // next.
+    while t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+        c.send("LO\nHEL");
+        c.expect_prefix("100 OK");
+    }
+    c.send("LO\n");
+    c.expect_prefix("100 OK");
+}
+
 /// The idle timeout counts silence from the last byte either way: a
 /// download that took longer than the timeout is no silence, and the next
 /// request on that connection is answered.
