@@ -199,7 +199,7 @@ impl<S: Store> Server<S> {
         tracing::info!("stopped accepting");
         let handle = self.shutdown_handle();
         drop(self); // closes the listening socket now
-        handle.wait_for_connections(Instant::now() + handle.grace);
+        handle.wait_for_connections(handle.grace);
         Ok(())
     }
 
@@ -261,7 +261,7 @@ impl ServerHandle {
     /// every connection has ended.
     pub fn shutdown(&self) {
         if self.shared.shutdown.swap(true, Ordering::SeqCst) {
-            return self.wait_for_connections(Instant::now());
+            return self.wait_for_connections(Duration::ZERO);
         }
         // Wake the accept loop, blocked in accept(2).
         let wake = match self.local_addr {
@@ -274,24 +274,31 @@ impl ServerHandle {
             a => a,
         };
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        self.wait_for_connections(Instant::now() + self.grace);
+        self.wait_for_connections(self.grace);
     }
 
-    fn wait_for_connections(&self, deadline: Instant) {
+    /// Waits until every connection has ended, cutting those left once
+    /// `grace` from now is over. A grace too long to add to the clock
+    /// (`Duration::MAX`, `--shutdown-grace` of u64::MAX seconds) never
+    /// cuts.
+    fn wait_for_connections(&self, grace: Duration) {
+        let deadline = Instant::now().checked_add(grace);
         let mut guard = lock(&self.shared.ended_lock);
         loop {
             if self.shared.active.load(Ordering::SeqCst) == 0 {
                 return;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|deadline| now >= deadline) {
                 // Grace is over: cut what is left; their threads end promptly.
                 for (_, s) in lock(&self.shared.streams).iter() {
                     let _ = s.shutdown(Shutdown::Both);
                 }
             }
             let wait = deadline
-                .saturating_duration_since(now)
+                .map_or(Duration::MAX, |deadline| {
+                    deadline.saturating_duration_since(now)
+                })
                 .max(Duration::from_millis(10))
                 .min(Duration::from_millis(100));
             guard = match self.shared.ended.wait_timeout(guard, wait) {

@@ -87,6 +87,27 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
     slow.expect("700 FUBS");
 }
 
+/// A grace period too long to add to the clock (`--shutdown-grace` of
+/// u64::MAX seconds: "never cut") shuts down like any other once the
+/// connections end. Before, adding it to `Instant::now()` panicked in the
+/// accept thread and in `shutdown`.
+#[test]
+fn a_grace_period_too_long_for_the_clock_still_shuts_down() {
+    let server = start(
+        Config {
+            shutdown_grace: Duration::MAX,
+            ..config()
+        },
+        MemStore::new(),
+    );
+    let mut c = Raw::connect(server.local_addr());
+    c.send("HELLO\n");
+    c.expect_prefix("100 OK");
+    // Between requests, so closed at once by the shutdown.
+    server.shutdown();
+    assert!(c.closed());
+}
+
 /// A client that pipelines with writes ending mid-line (a buffered writer
 /// that flushes by size) always has part of a line buffered, but each line
 /// completes at once: the request-line limit counts from the start of the
