@@ -95,7 +95,6 @@ impl LineFramer {
     }
 
     /// Whether the framer is dropping the tail of an over-long line.
-    #[cfg(test)]
     pub(crate) fn is_discarding(&self) -> bool {
         self.discarding
     }

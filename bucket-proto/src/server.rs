@@ -262,6 +262,17 @@ impl ServerSession {
         self.rx.len()
     }
 
+    /// Whether a request line has begun and not ended: bytes of it are
+    /// buffered, or the tail of an over-long line (already answered
+    /// `500 BCMD LINE_TOO_LONG`) is still being dropped up to its LF, with
+    /// nothing buffered. A server that limits how long a request line may
+    /// take (against a peer trickling it, "slowloris") should count while
+    /// this holds in [`ServerState::Idle`] or [`ServerState::Dialogue`];
+    /// [`ServerSession::buffered`] alone misses the dropped tail.
+    pub fn in_request_line(&self) -> bool {
+        self.buffered() > 0 || self.core.framer.is_discarding()
+    }
+
     /// After [`ServerSession::poll_event`] returned `None`: whether the
     /// session waits for more input (`true`: read from the peer, or tell it
     /// the input ended) or for the application (`false`: a reply to

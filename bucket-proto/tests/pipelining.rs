@@ -650,3 +650,36 @@ fn commit_received_takes_at_most_the_room_lent_last() {
         Ok(Some(bucket_proto::ClientEvent::Reply { .. }))
     ));
 }
+
+/// `in_request_line` holds while part of a line is buffered and while the
+/// tail of an over-long line is being dropped (nothing buffered then), and
+/// not between lines.
+#[test]
+fn in_request_line_covers_the_dropped_tail_of_an_over_long_line() {
+    let mut server = ServerSession::default();
+    assert!(!server.in_request_line());
+    server.receive(b"HEL");
+    assert!(server.in_request_line());
+    server.receive(b"LO\n");
+    assert_eq!(
+        server.poll_event(),
+        Some(ServerEvent::RequestReceived(Request::Hello))
+    );
+    assert!(!server.in_request_line());
+    server
+        .send_reply(&Reply::Hello { server: "s".into() })
+        .unwrap();
+    server.receive(&[b'X'; 5000]);
+    assert!(matches!(
+        server.poll_event(),
+        Some(ServerEvent::RequestRejected(_))
+    ));
+    assert_eq!(server.buffered(), 0);
+    assert!(server.in_request_line());
+    server.receive(b"XX");
+    assert_eq!(server.poll_event(), None);
+    assert!(server.in_request_line());
+    server.receive(b"X\n");
+    assert_eq!(server.poll_event(), None);
+    assert!(!server.in_request_line());
+}

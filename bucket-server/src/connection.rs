@@ -171,7 +171,7 @@ impl<S: Store> Connection<'_, S> {
             let in_line = matches!(
                 self.session.state(),
                 ServerState::Idle | ServerState::Dialogue
-            ) && self.session.buffered() > 0;
+            ) && self.session.in_request_line();
             // The bytes buffered now start a new line if a request was
             // completed since the last look: a client pipelining with writes
             // that end mid-line is always "in a line", but never in the

@@ -76,6 +76,26 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
         "a trickled line must not keep a connection"
     );
     assert!(t.elapsed() < Duration::from_secs(4));
+    // The same past 4096 bytes: after `LINE_TOO_LONG`, the rest of the
+    // line is dropped as it comes, and trickling it is no way to stay in
+    // either (before, nothing was buffered, so only silence counted).
+    let mut overlong = Raw::connect(server.local_addr());
+    overlong.send("X".repeat(5000));
+    overlong.expect_prefix("500 BCMD LINE_TOO_LONG");
+    let t = Instant::now();
+    let mut cut = false;
+    for _ in 0..40 {
+        if overlong.writer.write_all(b"X").is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cut || overlong.closed(),
+        "a trickled over-long line must not keep a connection"
+    );
+    assert!(t.elapsed() < Duration::from_secs(4));
     // A payload that keeps moving, slower than the timeout in total.
     let mut slow = Raw::connect(server.local_addr());
     slow.send("CREATE_B b\nUPLOAD b f 20\n");
