@@ -62,40 +62,14 @@ fn idle_connections_are_closed_but_a_slow_transfer_is_not_cut() {
     assert!(t.elapsed() >= Duration::from_millis(500));
     // Trickling one request line forever: closed too.
     let mut trickle = Raw::connect(server.local_addr());
-    let t = Instant::now();
-    let mut cut = false;
-    for _ in 0..40 {
-        if trickle.writer.write_all(b"X").is_err() {
-            cut = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        cut || trickle.closed(),
-        "a trickled line must not keep a connection"
-    );
-    assert!(t.elapsed() < Duration::from_secs(4));
+    assert_trickling_is_cut(&mut trickle, "a trickled line");
     // The same past 4096 bytes: after `LINE_TOO_LONG`, the rest of the
     // line is dropped as it comes, and trickling it is no way to stay in
     // either (before, nothing was buffered, so only silence counted).
     let mut overlong = Raw::connect(server.local_addr());
     overlong.send("X".repeat(5000));
     overlong.expect_prefix("500 BCMD LINE_TOO_LONG");
-    let t = Instant::now();
-    let mut cut = false;
-    for _ in 0..40 {
-        if overlong.writer.write_all(b"X").is_err() {
-            cut = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        cut || overlong.closed(),
-        "a trickled over-long line must not keep a connection"
-    );
-    assert!(t.elapsed() < Duration::from_secs(4));
+    assert_trickling_is_cut(&mut overlong, "a trickled over-long line");
     // A payload that keeps moving, slower than the timeout in total.
     let mut slow = Raw::connect(server.local_addr());
     slow.send("CREATE_B b\nUPLOAD b f 20\n");
@@ -126,6 +100,22 @@ fn a_grace_period_too_long_for_the_clock_still_shuts_down() {
     // Between requests, so closed at once by the shutdown.
     server.shutdown();
     assert!(c.closed());
+}
+
+/// Sends `c` one byte every 100 ms, for 4 s at most, against a 600 ms idle
+/// timeout: the server must cut the connection before the 4 s are over.
+fn assert_trickling_is_cut(c: &mut Raw, what: &str) {
+    let t = Instant::now();
+    let mut cut = false;
+    for _ in 0..40 {
+        if c.writer.write_all(b"X").is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cut || c.closed(), "{what} must not keep a connection");
+    assert!(t.elapsed() < Duration::from_secs(4), "{what}");
 }
 
 /// A client that pipelines with writes ending mid-line (a buffered writer
