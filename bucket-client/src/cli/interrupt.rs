@@ -23,11 +23,16 @@ use bucket_client::Interrupter;
 /// Part files being written, removed if a signal ends the program.
 static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
-    // Nothing can be left half-changed in a Vec of paths: take it anyway.
-    PARTS
+/// The value behind `mutex`, even if a thread panicked holding it: a list
+/// of paths or an `Option` cannot be left half-changed.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn parts() -> MutexGuard<'static, Vec<PathBuf>> {
+    locked(&PARTS)
 }
 
 /// Whether SIGINT cancels the shell's command under way rather than ending
@@ -39,10 +44,7 @@ static COMMAND: Mutex<Option<Interrupter>> = Mutex::new(None);
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 
 fn command() -> MutexGuard<'static, Option<Interrupter>> {
-    // An Option that is either set or not: take it anyway.
-    COMMAND
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    locked(&COMMAND)
 }
 
 /// From now on, SIGINT (Ctrl-C) ends the connection of the command under
