@@ -366,20 +366,9 @@ fn the_binary_serves_and_exits_0_on_sigterm() {
 #[test]
 fn a_log_reader_that_goes_away_leaves_the_server_serving_and_stoppable() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, _, stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
+    let (child, addr, _, stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
     drop(stderr);
-    let mut c = Raw::connect(addr);
-    for _ in 0..2 {
-        c.send("HELLO\n");
-        c.expect_prefix("100 OK");
-    }
-    c.send("CREATE_B b\n");
-    c.expect("300 BCS");
-    signal(&child, "TERM");
-    assert_eq!(
-        exit_status(&mut child, "SIGTERM, its log reader gone").code(),
-        Some(0)
-    );
+    serves_then_stops_on_sigterm(child, addr, 2, "its log reader gone");
 }
 
 /// A log reader that stays but stops reading (a paused `| less`, a stalled
@@ -393,11 +382,23 @@ fn a_log_reader_that_goes_away_leaves_the_server_serving_and_stoppable() {
 fn a_log_reader_that_stops_reading_leaves_the_server_serving_and_stoppable() {
     let dir = tempfile::tempdir().unwrap();
     // Kept open and never read again.
-    let (mut child, addr, _, _stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
-    let mut c = Raw::connect(addr);
+    let (child, addr, _, _stderr) = spawn_binary_with_stderr(dir.path(), &[], &[]);
     // Each request logs a line of about 100 bytes: far more than a pipe
     // holds (64 KiB).
-    for _ in 0..5000 {
+    serves_then_stops_on_sigterm(child, addr, 5000, "its log reader stalled");
+}
+
+/// The spawned server answers `hellos` HELLOs on one connection, then a
+/// `CREATE_B` on a new one, then exits 0 on SIGTERM (`what`: the condition
+/// it runs in, for the failure message).
+fn serves_then_stops_on_sigterm(
+    mut child: Spawned,
+    addr: std::net::SocketAddr,
+    hellos: usize,
+    what: &str,
+) {
+    let mut c = Raw::connect(addr);
+    for _ in 0..hellos {
         c.send("HELLO\n");
         c.expect_prefix("100 OK");
     }
@@ -406,7 +407,7 @@ fn a_log_reader_that_stops_reading_leaves_the_server_serving_and_stoppable() {
     other.expect("300 BCS");
     signal(&child, "TERM");
     assert_eq!(
-        exit_status(&mut child, "SIGTERM, its log reader stalled").code(),
+        exit_status(&mut child, &format!("SIGTERM, {what}")).code(),
         Some(0)
     );
 }
