@@ -164,9 +164,13 @@ impl Client {
     /// socket read or write ([`Client::set_timeout`]).
     ///
     /// # Errors
-    /// [`Error::Io`] when resolving fails or no address accepts in time (the
-    /// last address's error).
+    /// [`Error::ZeroTimeout`] for a zero `timeout`, before anything is
+    /// resolved; [`Error::Io`] when resolving fails or no address accepts in
+    /// time (the last address's error).
     pub fn connect_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> Result<Client> {
+        if timeout.is_zero() {
+            return Err(Error::ZeroTimeout);
+        }
         let mut last = None;
         for addr in addr.to_socket_addrs().map_err(Error::Io)? {
             match TcpStream::connect_timeout(&addr, timeout) {
@@ -213,9 +217,13 @@ impl Client {
     /// download's payload is bounded per read only.
     ///
     /// # Errors
-    /// [`Error::Io`] when the socket refuses the setting (e.g. a zero
-    /// duration).
+    /// [`Error::ZeroTimeout`] for `Some(Duration::ZERO)`, with the setting
+    /// left as it was and the connection open; [`Error::Io`] when the socket
+    /// refuses the setting.
     pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::ZeroTimeout);
+        }
         self.stream.set_read_timeout(timeout).map_err(Error::Io)?;
         self.stream.set_write_timeout(timeout).map_err(Error::Io)
     }

@@ -10,18 +10,25 @@ use bucket_proto::{NameError, Reason, ReplyCode, SendError, Verb};
 /// the client then closes it, and every later operation on it returns
 /// [`Error::Closed`]; connect again to go on. A [`Error::Refused`] reply
 /// usually does not: the server answered, the connection is in step.
+///
+/// The variants that wrap another error ([`Error::Io`], [`Error::Local`],
+/// [`Error::Protocol`], [`Error::BadName`], [`Error::Session`]) print its
+/// message in their own `Display` (`network: Connection refused (os error
+/// 111)`) and do not also return it from [`std::error::Error::source`], so
+/// that a reporter walking the chain (anyhow's `{:#}`, tracing) prints it
+/// once; match the variant to reach the inner error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading from or writing to the server's socket failed (connection
     /// refused or reset, time-out, …).
     #[error("network: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
 
     /// Reading the upload's source or writing the download's destination
     /// failed (the `reader` / `writer` handed to the operation).
     #[error("local I/O: {0}")]
-    Local(#[source] io::Error),
+    Local(io::Error),
 
     /// The upload's source ended after `got` of the announced `expected`
     /// bytes. The payload cannot be completed, so the connection is closed.
@@ -81,7 +88,14 @@ pub enum Error {
     /// A bucket or file name breaks the rules of PROTOCOL.md § Names (checked
     /// locally, before anything is sent).
     #[error("bad name: {0}")]
-    BadName(#[from] NameError),
+    BadName(NameError),
+
+    /// A timeout of zero was given to [`Client::set_timeout`](crate::Client::set_timeout)
+    /// or [`Client::connect_timeout`](crate::Client::connect_timeout); the
+    /// sockets cannot wait for no time (use `None` for no limit). Checked
+    /// before the socket is touched: the setting is left as it was.
+    #[error("a timeout must be longer than zero (None means no limit)")]
+    ZeroTimeout,
 
     /// The server sent a well-formed reply this client does not expect here:
     /// a code that answers another verb, or a `150 NEED` prompt to a request
@@ -112,7 +126,7 @@ pub enum Error {
     /// The protocol session refused a call: a bug in this crate, reported
     /// rather than panicking.
     #[error("internal error: {0}")]
-    Session(#[source] SendError),
+    Session(SendError),
 }
 
 impl Error {
@@ -131,7 +145,7 @@ impl Error {
     pub fn breaks_connection(&self) -> bool {
         match self {
             Error::Refused { reason, .. } => matches!(reason, Reason::TooLarge | Reason::Busy),
-            Error::BadName(_) => false,
+            Error::BadName(_) | Error::ZeroTimeout => false,
             _ => true,
         }
     }
@@ -167,6 +181,12 @@ impl From<bucket_proto::ClientError> for Error {
             }
             other => Error::Protocol(other),
         }
+    }
+}
+
+impl From<NameError> for Error {
+    fn from(error: NameError) -> Self {
+        Error::BadName(error)
     }
 }
 

@@ -574,6 +574,58 @@ fn connect_errors_are_io() {
 }
 
 #[test]
+fn a_zero_timeout_is_refused_before_the_socket_and_breaks_nothing() {
+    let addr = fake(ServerConfig::default());
+    let mut c = Client::connect_timeout(addr, Duration::from_millis(300)).unwrap();
+    let e = c.set_timeout(Some(Duration::ZERO)).unwrap_err();
+    assert!(matches!(e, Error::ZeroTimeout), "{e:?}");
+    assert!(!e.breaks_connection());
+    assert!(c.is_open());
+    // The 300 ms limit still holds, and the connection still works.
+    c.hello().unwrap();
+    assert!(c.set_timeout(None).is_ok());
+    c.hello().unwrap();
+    let e = Client::connect_timeout(addr, Duration::ZERO).unwrap_err();
+    assert!(matches!(e, Error::ZeroTimeout), "{e:?}");
+}
+
+#[test]
+fn an_inner_error_is_printed_once_by_a_reporter_that_walks_the_chain() {
+    // What anyhow's `{:#}` and tracing's error fields do: each error's
+    // Display, then its source's, and so on.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut next = e.source();
+        while let Some(inner) = next {
+            text = format!("{text}: {inner}");
+            next = inner.source();
+        }
+        text
+    }
+    let errors = [
+        Error::Io(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "reset by peer",
+        )),
+        Error::Local(io::Error::new(io::ErrorKind::StorageFull, "disk full")),
+        Error::from(FileName::new("a/b").unwrap_err()),
+        Error::Protocol(bucket_proto::ClientError::UnexpectedEof),
+        Error::Session(bucket_proto::SendError::TransmitPending),
+    ];
+    for e in &errors {
+        let inner = match e {
+            Error::Io(inner) | Error::Local(inner) => inner.to_string(),
+            Error::BadName(inner) => inner.to_string(),
+            Error::Protocol(inner) => inner.to_string(),
+            Error::Session(inner) => inner.to_string(),
+            _ => unreachable!(),
+        };
+        assert_eq!(chain(e).matches(&inner).count(), 1, "{}", chain(e));
+        assert_eq!(chain(e), e.to_string());
+    }
+}
+
+#[test]
 fn read_timeout_breaks_the_connection() {
     // Accepts and never answers.
     let (addr, _) = one_connection(move |stream| {

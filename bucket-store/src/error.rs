@@ -12,7 +12,11 @@ use bucket_proto::{NameError, Reason};
 /// (see [`StoreError::reason`]); the server writes that token after the
 /// failure code of the request (`301 BCF EXISTS`, `901 FDBF NO_SUCH_FILE`, …).
 /// Back-ends map their own failures onto these variants; anything that is not
-/// one of the named cases is [`StoreError::Io`], with the source kept for logs.
+/// one of the named cases is [`StoreError::Io`], which keeps the OS error.
+/// Its message is part of this error's `Display` (the server sends that text
+/// in the reply), so it is not also returned by
+/// [`std::error::Error::source`], and a reporter that walks the chain prints
+/// it once; match the variant to reach the `io::Error`.
 /// New variants may come in a minor release (`#[non_exhaustive]`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,7 +43,15 @@ pub enum StoreError {
     /// The storage itself failed: permission denied, disk full, a broken
     /// mount, an object store unreachable, … Reason `IO`.
     #[error("storage i/o error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+impl From<io::Error> for StoreError {
+    /// Any I/O failure is [`StoreError::Io`]; back-ends map the named cases
+    /// (`NotFound` on a bucket, …) before they reach this.
+    fn from(err: io::Error) -> Self {
+        StoreError::Io(err)
+    }
 }
 
 impl StoreError {
@@ -92,11 +104,15 @@ mod tests {
     }
 
     #[test]
-    fn io_source_is_kept() {
+    fn io_error_is_kept_and_printed_once() {
         let err = StoreError::from(io::Error::new(io::ErrorKind::StorageFull, "full"));
-        let source = std::error::Error::source(&err).expect("io source");
-        assert_eq!(source.to_string(), "full");
-        assert!(err.to_string().contains("full"));
+        let StoreError::Io(inner) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(inner.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(err.to_string(), "storage i/o error: full");
+        // Not again as the source, where anyhow's `{:#}` would repeat it.
+        assert!(std::error::Error::source(&err).is_none());
     }
 
     #[test]
