@@ -38,7 +38,10 @@
 //!    its direct-I/O blocks).
 //! 5. Implement `open` so a reader sees one whole version of the file with its
 //!    length fixed at open time, even if the file is replaced while it reads.
-//! 6. Map every other failure to [`StoreError::Io`], keeping the source.
+//! 6. Map every other failure to [`StoreError::Io`], keeping the OS error.
+//!    `?` on an `io::Error` does that for *every* error (the blanket
+//!    `From`), so match the kinds that mean a named case first: a missing
+//!    bucket folder is `NoSuchBucket`, not `Io` of kind `NotFound`.
 //! 7. Run the shared checks against it: in an integration test, one
 //!    `bucket_store::store_conformance_tests!(name, || (keep_alive, store))`
 //!    line generates every test both built-in back-ends pass
