@@ -22,8 +22,9 @@ use crate::cli::{Output, ServerArg, Target};
 #[command(
     after_help = "Without a COMMAND, opens the interactive shell `c> `: type HELP there. \
     On a terminal it keeps its history in ~/.bucket_history. With its input not a terminal \
-    (a script piped in), it exits with the status of the last command that failed (1, or 2 \
-    for a usage error), 0 when none did.\n\
+    (a script piped in), it asks for nothing (a command missing an argument fails as a usage \
+    error, and the next line runs as a command) and exits with the status of the last command \
+    that failed (1, or 2 for a usage error), 0 when none did.\n\
     Exit status: 0 success; 1 failure (the server's refusal, network, local files); 2 usage \
     error (bad arguments, a bad bucket or file name however given, an upload source that is \
     a folder, a device or a closed standard input); 128 + N when signal N ends it.\n\

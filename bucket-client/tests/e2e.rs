@@ -865,7 +865,7 @@ fn shell_through_stdin() {
 }
 
 #[test]
-fn shell_dialogues_errors_and_aliases() {
+fn shell_errors_and_aliases() {
     let server = TestServer::start();
     let work = tempfile::tempdir().unwrap();
     let local = work.path().join("a.txt");
@@ -873,27 +873,26 @@ fn shell_dialogues_errors_and_aliases() {
     let dest = work.path().join("back.txt");
     let script = format!(
         "NEW_BUCKET photos\n\
-         upload\n{local}\nphotos\n\n\
+         upload {local_q} photos\n\
          UPLOAD_FILE {local_q} photos \"my a.txt\"\n\
          ls_f photos\n\
-         download\nphotos\nmy a.txt\n{dest}\n\
+         download photos 'my a.txt' {dest_q}\n\
          delete_b photos\n\
          frobnicate\n\
          create_b \"unbalanced\n\
-         delete_f\nphotos\n\n\
          DELETE_F photos a.txt\n\
          delete_file photos 'my a.txt'\n\
          Delete_B photos\n\
          list_bucket\n\
          init\n",
-        local = local.display(),
         local_q = shlex::try_quote(&local.to_string_lossy()).unwrap(),
-        dest = dest.display(),
+        dest_q = shlex::try_quote(&dest.to_string_lossy()).unwrap(),
     );
     // Ends at end of input, without QUIT; with the status of the last
-    // failure (the cancelled DELETE_F), as its input is not a terminal.
+    // failure (the unbalanced quotes, a usage error), as its input is not
+    // a terminal.
     let out = server.cli().write_stdin(script).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let stdout = stdout_of(&out);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "300 BCS bucket created");
@@ -928,8 +927,144 @@ fn shell_dialogues_errors_and_aliases() {
         errors[2].starts_with("error: unbalanced quotes"),
         "{stderr}"
     );
-    assert_eq!(errors[3], "error: cancelled");
-    assert_eq!(errors.len(), 4, "{stderr}");
+    assert_eq!(errors.len(), 3, "{stderr}");
+}
+
+/// A script (standard input not a terminal) is never asked for an
+/// argument: a command missing a required one fails as a usage error that
+/// shows its usage, and the next line runs as the command it is (before,
+/// it was taken as the answer, and that command never ran).
+#[test]
+fn a_script_missing_an_argument_fails_that_command_and_runs_the_next_line() {
+    let server = server_with_cat();
+    let work = tempfile::tempdir().unwrap();
+    let out = server
+        .cli()
+        .current_dir(work.path())
+        .write_stdin(
+            "create_b\nls_b\n\
+             download photos\ndelete_f photos cat.png\n\
+             upload\nls_f photos\n\
+             delete_f photos\nhello\n",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["photos", "1000 DFS file deleted", "(no files)"]
+    );
+    assert!(lines[3].starts_with("100 OK BKT/1"), "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(
+        stderr_of(&out),
+        "error: missing <bucket>; usage: CREATE_B <bucket>\n\
+         error: missing <name>; usage: DOWNLOAD <bucket> <name> [local-path, default: ./name]\n\
+         error: missing <local-path>; usage: UPLOAD <local-path> <bucket> \
+         [name, default: the local file's name]\n\
+         error: missing <name>; usage: DELETE_F <bucket> <name>\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The shell run on a pseudo-terminal (`TERM=dumb`: rustyline reads plain
+/// lines from it), fed `input` at once; returns its exit status, stdout
+/// (prompts included) and stderr. `HOME` is `home`, the working folder
+/// `work`.
+#[cfg(target_os = "linux")]
+fn shell_on_a_terminal(
+    server: SocketAddr,
+    home: &Path,
+    work: &Path,
+    input: &[u8],
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &server.to_string()])
+        .env("HOME", home)
+        .env("TERM", "dumb")
+        .env_remove("RUST_LOG")
+        .current_dir(work)
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut terminal = File::from(pty.master);
+    terminal.write_all(input).unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = shell.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            shell.kill().unwrap();
+            panic!("the shell did not end");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    shell
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    shell
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stdout, stderr)
+}
+
+/// On a terminal, missing arguments are asked for: every one for a bare
+/// command (an empty answer takes the default, or cancels the command
+/// when there is none), only the required ones otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_interactive_shell_asks_for_missing_arguments() {
+    let server = server_with_cat();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("a.txt");
+    std::fs::write(&local, b"five\n").unwrap();
+    let dest = work.path().join("back.txt");
+    let input = format!(
+        "upload\n{local}\nphotos\n\n\
+         download\nphotos\n\"a.txt\"\n{dest}\n\
+         download photos\ncat.png\n\
+         delete_f\nphotos\n\n\
+         quit\n",
+        local = local.display(),
+        dest = dest.display(),
+    );
+    let (status, stdout, stderr) =
+        shell_on_a_terminal(server.addr, home.path(), work.path(), input.as_bytes());
+    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
+    for expected in [
+        "c> local path: bucket: name [a.txt]: 700 FUBS file uploaded (5 bytes)\n",
+        &format!(
+            "c> bucket: name: save to [./a.txt]: 900 FDBS downloaded 5 bytes to {}\n",
+            dest.display()
+        ),
+        "c> name: 900 FDBS downloaded 5 bytes to ./cat.png\n",
+        "c> bucket: name: c> 200 BYE\n",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in {stdout:?}");
+    }
+    assert_eq!(stderr, "error: cancelled\n");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"five\n");
+    assert_eq!(
+        std::fs::read(work.path().join("cat.png")).unwrap(),
+        b"hello"
+    );
 }
 
 #[test]

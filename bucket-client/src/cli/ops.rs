@@ -47,9 +47,10 @@ pub fn help(
     }
     if shell {
         out.line("");
-        out.line("In this shell (arguments may be quoted; typed without any, a command");
-        out.line("asks for each, optional ones too; typed with some, it asks only for");
-        out.line("missing required ones and the optional ones take their defaults):");
+        out.line("In this shell (arguments may be quoted; on a terminal, typed without");
+        out.line("any, a command asks for each, optional ones too; typed with some, it");
+        out.line("asks only for missing required ones and the optional ones take their");
+        out.line("defaults; a script is asked nothing, a missing argument is an error):");
         for verb in [Verb::Upload, Verb::Download, Verb::DeleteFile] {
             if topic.is_none() || topic == Some(verb) {
                 out.line(format_args!("  {}", super::shell::usage(verb)));

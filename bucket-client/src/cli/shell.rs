@@ -1,12 +1,14 @@
 //! The interactive shell: prompt `c> `, every BKT/1 verb and alias (any
 //! case), arguments inline (shell-quoted) or asked for one by one.
 //!
-//! A command typed without arguments asks for each one in turn, optional
-//! ones included (an empty answer takes the default); typed with some, it
-//! asks only for missing required ones, and missing optional ones take
-//! their defaults, so a script's next line is never taken as an answer.
-//! With its input not a terminal the shell exits with the status of the
-//! last command that failed; on a terminal, with 0, and it keeps its
+//! On a terminal, a command typed without arguments asks for each one in
+//! turn, optional ones included (an empty answer takes the default); typed
+//! with some, it asks only for missing required ones, and missing optional
+//! ones take their defaults. With its input not a terminal (a script)
+//! nothing is asked: a missing required argument fails that command as a
+//! usage error and missing optional ones take their defaults, so a
+//! script's next line is never taken as an answer. There the shell exits
+//! with the status of the last command that failed; on a terminal, with 0, and it keeps its
 //! history in `~/.bucket_history`, and Ctrl-C during a command ends that
 //! command's connection (the command fails with `interrupted`, the next
 //! one connects again) rather than the shell.
@@ -97,6 +99,7 @@ pub fn run(target: &Target) -> ExitCode {
         client: Some(client),
         editor,
         out,
+        interactive,
         failed: None,
     };
     loop {
@@ -151,6 +154,9 @@ struct Shell<'t> {
     client: Option<Client>,
     editor: Editor<ShellHelper, DefaultHistory>,
     out: Output,
+    /// Whether standard input is a terminal: only then are missing
+    /// arguments asked for.
+    interactive: bool,
     /// The exit status of the last command that failed.
     failed: Option<u8>,
 }
@@ -208,21 +214,21 @@ impl Shell<'_> {
                 ops::help(self.client()?, topic, &mut out, true)?;
             }
             Verb::CreateBucket => {
-                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                let bucket = bucket_name(&self.arg(verb, args, 0, "bucket", None)?)?;
                 ops::create_bucket(self.client()?, &bucket, &mut out)?;
             }
             Verb::ListBuckets => ops::list_buckets(self.client()?, &mut out)?,
             Verb::DeleteBucket => {
-                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
+                let bucket = bucket_name(&self.arg(verb, args, 0, "bucket", None)?)?;
                 ops::delete_bucket(self.client()?, &bucket, &mut out)?;
             }
             Verb::Upload => {
-                let local = expand_home(&self.arg(args, 0, "local path", None)?);
+                let local = expand_home(&self.arg(verb, args, 0, "local path", None)?);
                 // Open it now: a typo in the path shows before more questions.
                 let source = Source::open(&local)?;
                 let default = default_name(&local).map(String::from);
-                let bucket = bucket_name(&self.arg(args, 1, "bucket", None)?)?;
-                let name = file_name(&self.optional(args, 2, "name", default)?)?;
+                let bucket = bucket_name(&self.arg(verb, args, 1, "bucket", None)?)?;
+                let name = file_name(&self.optional(verb, args, 2, "name", default)?)?;
                 ops::upload(self.client()?, &bucket, &name, source, &mut out)?;
             }
             Verb::ListFiles => {
@@ -230,28 +236,30 @@ impl Shell<'_> {
                 ops::list_files(self.client()?, bucket.as_ref(), &mut out)?;
             }
             Verb::Download => {
-                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
-                let name = file_name(&self.arg(args, 1, "name", None)?)?;
+                let bucket = bucket_name(&self.arg(verb, args, 0, "bucket", None)?)?;
+                let name = file_name(&self.arg(verb, args, 1, "name", None)?)?;
                 let default = format!("./{name}");
-                let local = expand_home(&self.optional(args, 2, "save to", Ok(default))?);
+                let local = expand_home(&self.optional(verb, args, 2, "save to", Ok(default))?);
                 let dest = Destination::new(Some(&local), &name);
                 ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
             }
             Verb::DeleteFile => {
-                let bucket = bucket_name(&self.arg(args, 0, "bucket", None)?)?;
-                let name = file_name(&self.arg(args, 1, "name", None)?)?;
+                let bucket = bucket_name(&self.arg(verb, args, 0, "bucket", None)?)?;
+                let name = file_name(&self.arg(verb, args, 1, "name", None)?)?;
                 ops::delete_file(self.client()?, &bucket, &name, &mut out)?;
             }
         }
         Ok(Flow::Continue)
     }
 
-    /// An optional argument `index`: as typed inline; else, when the command
-    /// came without any argument, asked for as [`Shell::arg`] does, offering
-    /// `default` when there is one; else `default` (its error when there is
-    /// none), so that a script's next line is never taken as an answer.
+    /// An optional argument `index` of `verb`: as typed inline; else, when
+    /// the command came without any argument and the shell is interactive,
+    /// asked for as [`Shell::arg`] does, offering `default` when there is
+    /// one; else `default` (its error when there is none), so that a
+    /// script's next line is never taken as an answer.
     fn optional(
         &mut self,
+        verb: Verb,
         args: &[String],
         index: usize,
         label: &str,
@@ -259,17 +267,24 @@ impl Shell<'_> {
     ) -> Result<String, CliError> {
         match args.get(index) {
             Some(arg) => Ok(arg.clone()),
-            None if args.is_empty() => self.arg(args, index, label, default.ok().as_deref()),
+            None if args.is_empty() && self.interactive => {
+                self.arg(verb, args, index, label, default.ok().as_deref())
+            }
             None => default,
         }
     }
 
-    /// Argument `index` as typed inline, or else asked for with `label`
-    /// (`label [default]: ` when there is a default). An empty answer takes
-    /// the default, or cancels the command when there is none. Optional
-    /// arguments go through [`Shell::optional`].
+    /// Argument `index` of `verb` as typed inline, or else asked for with
+    /// `label` (`label [default]: ` when there is a default). An empty
+    /// answer takes the default, or cancels the command when there is none.
+    /// Optional arguments go through [`Shell::optional`].
+    ///
+    /// With standard input not a terminal (a script) nothing is asked: a
+    /// missing argument is a usage error (`missing <label>; usage: …`), and
+    /// the script's next line is run as the command it is.
     fn arg(
         &mut self,
+        verb: Verb,
         args: &[String],
         index: usize,
         label: &str,
@@ -277,6 +292,9 @@ impl Shell<'_> {
     ) -> Result<String, CliError> {
         if let Some(arg) = args.get(index) {
             return Ok(arg.clone());
+        }
+        if !self.interactive {
+            return Err(missing(verb, label));
         }
         let prompt = match default {
             Some(default) => format!("{label} [{default}]: "),
@@ -336,6 +354,16 @@ impl Shell<'_> {
             _ => {}
         }
     }
+}
+
+/// A script's command without its argument `label`: a usage error that
+/// shows how `verb` is typed.
+fn missing(verb: Verb, label: &str) -> CliError {
+    CliError::Usage(format!(
+        "missing <{}>; usage: {}",
+        label.replace(' ', "-"),
+        usage(verb)
+    ))
 }
 
 /// The words of a command line, split as a POSIX shell splits them
