@@ -970,6 +970,31 @@ fn a_script_missing_an_argument_fails_that_command_and_runs_the_next_line() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// A script line that is not UTF-8 fails as a usage error naming its line
+/// number, and the script goes on (before, it ended the shell, and the
+/// lines after it never ran).
+#[test]
+fn a_script_line_of_invalid_utf8_fails_and_the_next_line_runs() {
+    let server = server_with_cat();
+    let out = server
+        .cli()
+        .write_stdin(&b"hello\n\xff\xfe bad\nls_b\n\n\xc3(\nhello"[..])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("100 OK BKT/1"), "{stdout}");
+    assert_eq!(lines[1], "photos");
+    assert!(lines[2].starts_with("100 OK BKT/1"), "{stdout}");
+    assert_eq!(
+        stderr_of(&out),
+        "error: line 2 is not valid UTF-8; skipped\n\
+         error: line 5 is not valid UTF-8; skipped\n"
+    );
+}
+
 /// The shell run on a pseudo-terminal (`TERM=dumb`: rustyline reads plain
 /// lines from it), fed `input` at once; returns its exit status, stdout
 /// (prompts included) and stderr. `HOME` is `home`, the working folder

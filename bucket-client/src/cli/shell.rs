@@ -102,13 +102,29 @@ pub fn run(target: &Target) -> ExitCode {
         interactive,
         failed: None,
     };
+    // Lines read at the prompt: in a script, which is asked nothing else,
+    // the line number in the script.
+    let mut line_number: u64 = 0;
     loop {
+        line_number += 1;
         let line = match shell.editor.readline(PROMPT) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
                 shell.quit(true);
                 break;
+            }
+            // The line was read and dropped: a bad line, not a broken
+            // input, so the shell goes on as after any failed command.
+            Err(ReadlineError::Io(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
+                let line = match interactive {
+                    true => "the line".to_owned(),
+                    false => format!("line {line_number}"),
+                };
+                shell.failed(&CliError::Usage(format!(
+                    "{line} is not valid UTF-8; skipped"
+                )));
+                continue;
             }
             Err(error) => {
                 shell.failed(&CliError::Local {
