@@ -131,9 +131,10 @@ enum Command {
         /// Where to save it [default: NAME in the current folder]; a folder
         /// saves NAME in it; `-`, or standard output's own file
         /// (`/dev/stdout`), writes standard output, the bytes only. A file
-        /// replaced keeps its mode; a symlink's target is created or
-        /// replaced, the link stays. Nothing is left behind when the
-        /// download fails.
+        /// replaced keeps its mode; one you may not write (read-only,
+        /// another user's) is refused, as `cp` refuses it, before anything
+        /// is downloaded. A symlink's target is created or replaced, the
+        /// link stays. Nothing is left behind when the download fails.
         local: Option<PathBuf>,
     },
     /// Delete a file from a bucket.

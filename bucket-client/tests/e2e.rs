@@ -1779,6 +1779,123 @@ fn a_download_over_a_file_keeps_its_mode() {
     assert_eq!(mode, 0o750, "{mode:o}");
 }
 
+/// A server that records every request line it reads, on any number of
+/// connections: `DOWNLOAD` gets the 5 bytes `hello`, `QUIT` `200 BYE`.
+fn recording_server() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = lines.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let record = record.clone();
+            thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    record.lock().unwrap().push(line.clone());
+                    let reply: &[u8] = match line.split(' ').next() {
+                        Some("DOWNLOAD") => b"900 FDBS 5\nhello",
+                        Some("QUIT") => b"200 BYE\n",
+                        _ => b"500 BCMD\n",
+                    };
+                    if writer.write_all(reply).is_err() || line == "QUIT" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, lines)
+}
+
+/// A download does not replace a file the user may not write, though the
+/// rename would (it needs only the folder's write permission): a
+/// read-only file of one's own, another user's file in a folder everyone
+/// may write. It is refused like `cp` refuses it, naming the file, before
+/// `DOWNLOAD` is sent, and nothing is left behind; a file the user may
+/// write is replaced. Root may write any file, so run as root, the test
+/// runs the program as `nobody` (uid 65534), from a copy it can execute.
+#[cfg(unix)]
+#[test]
+fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let set_mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let (addr, requests) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    // A folder everyone may write, without the sticky bit (/tmp's would
+    // keep nobody from renaming over root's files anyway).
+    set_mode(dir.path(), 0o777);
+    let read_only = dir.path().join("read-only.txt");
+    std::fs::write(&read_only, b"keep me").unwrap();
+    set_mode(&read_only, 0o444);
+    let as_root = std::fs::metadata(&read_only).unwrap().uid() == 0;
+    let bin = dir.path().join("bin");
+    let exe = if as_root {
+        std::fs::create_dir(&bin).unwrap();
+        set_mode(&bin, 0o755);
+        let exe = bin.join("bucket-client");
+        std::fs::copy(env!("CARGO_BIN_EXE_bucket-client"), &exe).unwrap();
+        set_mode(&exe, 0o755);
+        exe
+    } else {
+        env!("CARGO_BIN_EXE_bucket-client").into()
+    };
+    let download = |dest: &Path| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["-s", &addr.to_string(), "download", "photos", "cat.png"])
+            .arg(dest)
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path());
+        if as_root {
+            cmd.uid(65534).gid(65534);
+        }
+        let out = cmd.output().unwrap();
+        let sent = std::mem::take(&mut *requests.lock().unwrap());
+        (out, sent)
+    };
+    // Root's own file, which nobody may not write, when run as root.
+    let theirs = dir.path().join("theirs.txt");
+    let mut refused = vec![read_only.clone()];
+    if as_root {
+        std::fs::write(&theirs, b"keep me").unwrap();
+        set_mode(&theirs, 0o644);
+        refused.push(theirs);
+    }
+    for path in &refused {
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        let (out, sent) = download(path);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "error: cannot overwrite {}: Permission denied (os error 13)\n",
+                path.display()
+            )
+        );
+        assert_eq!(sent, ["QUIT"], "{}", path.display());
+        assert_eq!(std::fs::read(path).unwrap(), b"keep me");
+        let meta = std::fs::metadata(path).unwrap();
+        assert_eq!(meta.permissions().mode(), mode);
+        assert_eq!(meta.uid() == 0, as_root);
+    }
+    // A file the user may write, even one a group or everyone may write,
+    // is replaced.
+    let writable = dir.path().join("writable.txt");
+    std::fs::write(&writable, b"old").unwrap();
+    set_mode(&writable, 0o666);
+    let (out, sent) = download(&writable);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sent, ["DOWNLOAD photos cat.png", "QUIT"]);
+    assert_eq!(std::fs::read(&writable).unwrap(), b"hello");
+    assert_no_part_files(dir.path());
+}
+
 #[test]
 fn global_options_may_follow_the_subcommand() {
     let server = server_with_cat();

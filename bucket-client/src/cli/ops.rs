@@ -161,7 +161,8 @@ fn bytes(n: u64) -> String {
 
 /// `DOWNLOAD bucket name` into `dest`. A file destination is written to a
 /// temporary file beside it and renamed over it only once complete, with
-/// the mode of the file it replaces; a device or FIFO is written into.
+/// the mode of the file it replaces; a file the user may not write is
+/// refused before `DOWNLOAD` is sent. A device or FIFO is written into.
 /// Standard output gets the bytes only (no status line).
 pub fn download(
     client: &mut Client,
@@ -195,6 +196,7 @@ pub fn download(
             .download_with_progress(bucket, name, writer, &mut bar)
             .map_err(writing(&shown))?
     } else {
+        may_replace(path)?;
         let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
         let _registered = super::interrupt::PartFile::register(part.path());
@@ -250,6 +252,39 @@ fn keep_mode(part: &std::fs::File, path: &Path) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = (part, path);
     Ok(())
+}
+
+/// Refuses the download to `path` when a file is there that the user may
+/// not write (read-only, or another user's), as `cp` and `curl -o` refuse
+/// it: the rename that replaces a file needs only the right to write its
+/// folder, so without this check such a file would be replaced, and
+/// another user's file would become the user's. Checked before the
+/// temporary file is made and `DOWNLOAD` is sent; a missing file is fine.
+///
+/// # Errors
+/// `Local`, naming `path`, with the reason (`Permission denied`).
+fn may_replace(path: &Path) -> Result<(), CliError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => writable(path).map_err(CliError::local(format!(
+            "cannot overwrite {}",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the user may write the file at `path`, as the kernel decides
+/// for an `open` for writing (root may write any file).
+#[cfg(target_os = "linux")]
+fn writable(path: &Path) -> io::Result<()> {
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(io::Error::from)
+}
+
+/// Whether the user may write the file at `path`: opened for writing, not
+/// truncated, and closed at once.
+#[cfg(not(target_os = "linux"))]
+fn writable(path: &Path) -> io::Result<()> {
+    std::fs::OpenOptions::new().write(true).open(path).map(drop)
 }
 
 /// A temporary file in `path`'s folder, readable as a downloaded file
