@@ -104,8 +104,9 @@ enum Command {
     Upload {
         /// The local file to send: a regular file, or a pipe (read to its
         /// end first, into an unnamed temporary file in $TMPDIR, since the
-        /// size is sent before the bytes). `-` reads standard input by the
-        /// same rule (NAME is then required): a regular file (`< file`) from
+        /// size is sent before the bytes; NAME is then required, as
+        /// `<(command)` is named like `/dev/fd/63`). `-` reads standard
+        /// input by the same rule (NAME is then required too): a regular file (`< file`) from
         /// where it stands, a pipe or a terminal to its end (Ctrl-D). A
         /// folder or another device (`/dev/zero`, `/dev/null`), by path or
         /// on standard input, and a closed standard input are usage errors
@@ -113,7 +114,8 @@ enum Command {
         local: PathBuf,
         /// The destination bucket.
         bucket: BucketName<'static>,
-        /// The name in the bucket [default: LOCAL's own file name].
+        /// The name in the bucket [default: LOCAL's own file name;
+        /// required when LOCAL is `-`, a pipe or a socket].
         name: Option<FileName<'static>>,
     },
     /// List files as `bucket<TAB>name<TAB>size-in-bytes` lines, of one bucket
@@ -248,6 +250,12 @@ fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<()
                 // the file is opened.
                 let name = match name {
                     Some(name) => name,
+                    // `<(command)` is `/dev/fd/63`: "63" is no name.
+                    None if cli::is_stream(&local) => usage_error(
+                        "upload",
+                        "NAME is required when LOCAL is a pipe or a socket \
+                         (a FIFO, `<(command)`)",
+                    ),
                     None => cli::default_name(&local)?,
                 };
                 (cli::Source::open(&local)?, name)

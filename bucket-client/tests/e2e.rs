@@ -1896,6 +1896,86 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
     assert_no_part_files(dir.path());
 }
 
+/// An upload from a pipe or a socket needs NAME, as one from `-` does: its
+/// own name says nothing (bash's `<(command)` is `/dev/fd/63`, which was
+/// stored as `63`). Without NAME it is a usage error, found before the
+/// pipe is opened or read; with NAME it is stored under that name.
+#[cfg(unix)]
+#[test]
+fn an_upload_from_a_pipe_needs_a_name() {
+    let server = server_with_cat();
+    let names = || {
+        let mut names: Vec<String> = server
+            .client()
+            .list_files(Some(&b("photos")))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    // `/dev/fd/0` on a pipe: what `<(command)` gives the program.
+    let upload = |name: Option<&str>| {
+        server
+            .cli()
+            .args(["upload", "/dev/fd/0", "photos"])
+            .args(name)
+            .write_stdin("piped\n")
+            .output()
+            .unwrap()
+    };
+    let out = upload(None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).starts_with(
+            "error: NAME is required when LOCAL is a pipe or a socket (a FIFO, `<(command)`)"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(names(), ["cat.png"]);
+    let out = upload(Some("listing.txt"));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(names(), ["cat.png", "listing.txt"]);
+
+    // A FIFO by path, with no writer: opening it would block, so its
+    // refusal shows it is not opened. In the one-shot program and in the
+    // shell.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let out = server
+        .cli()
+        .arg("upload")
+        .arg(&fifo)
+        .arg("photos")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).starts_with("error: NAME is required when LOCAL is a pipe"),
+        "{}",
+        stderr_of(&out)
+    );
+    let fifo_q = shlex::try_quote(&fifo.to_string_lossy())
+        .unwrap()
+        .into_owned();
+    let out = server
+        .cli()
+        .write_stdin(format!("upload {fifo_q} photos\nls_b\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "error: <name> is required when <local-path> is a pipe or a socket; \
+         usage: UPLOAD <local-path> <bucket> [name, default: the local file's name]\n"
+    );
+    assert_eq!(stdout_of(&out), "photos\n");
+    assert_eq!(names(), ["cat.png", "listing.txt"]);
+}
+
 #[test]
 fn global_options_may_follow_the_subcommand() {
     let server = server_with_cat();

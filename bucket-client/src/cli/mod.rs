@@ -536,8 +536,29 @@ fn stdin_was_closed(file: &File, meta: &std::fs::Metadata) -> bool {
     }
 }
 
+/// Whether the upload source at `path` (links followed) is a pipe or a
+/// socket: a FIFO, or bash's `<(command)`, which is a path such as
+/// `/dev/fd/63`. Its own name says nothing of what it holds, so an upload
+/// from it needs the name in the bucket to be given, as `-` does.
+pub fn is_stream(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|meta| {
+            let kind = meta.file_type();
+            kind.is_fifo() || kind.is_socket()
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 /// The file name a local path gets in a bucket by default: its last
-/// component.
+/// component. A pipe or a socket has none worth keeping ([`is_stream`]);
+/// callers refuse it before this.
 pub fn default_name(path: &Path) -> Result<FileName<'static>, CliError> {
     let text = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
         CliError::Usage(format!(

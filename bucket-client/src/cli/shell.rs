@@ -28,7 +28,7 @@ use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::{
     CliError, Destination, Output, Source, Target, bucket_name, default_name, expand_home,
-    file_name, ops, parse_verb,
+    file_name, is_stream, ops, parse_verb,
 };
 
 const PROMPT: &str = "c> ";
@@ -240,9 +240,25 @@ impl Shell<'_> {
             }
             Verb::Upload => {
                 let local = expand_home(&self.arg(verb, args, 0, "local path", None)?);
+                // A pipe's own name (`/dev/fd/63`) is no name: one must be
+                // typed, and a command that will not ask for it fails
+                // before the pipe is read.
+                let stream = is_stream(&local);
+                let name_required = || {
+                    CliError::Usage(format!(
+                        "<name> is required when <local-path> is a pipe or a socket; usage: {}",
+                        usage(verb)
+                    ))
+                };
+                if stream && !args.is_empty() && args.get(2).is_none() {
+                    return Err(name_required());
+                }
                 // Open it now: a typo in the path shows before more questions.
                 let source = Source::open(&local)?;
-                let default = default_name(&local).map(String::from);
+                let default = match stream {
+                    true => Err(name_required()),
+                    false => default_name(&local).map(String::from),
+                };
                 let bucket = bucket_name(&self.arg(verb, args, 1, "bucket", None)?)?;
                 let name = file_name(&self.optional(verb, args, 2, "name", default)?)?;
                 ops::upload(self.client()?, &bucket, &name, source, &mut out)?;
