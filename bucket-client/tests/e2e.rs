@@ -2217,3 +2217,92 @@ fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
     assert!(history.contains("hello"), "{history}");
     server.join().unwrap();
 }
+
+/// With `TERM=dumb` rustyline reads plain lines and the terminal stays in
+/// cooked mode, so Ctrl-C at the prompt is a SIGINT, not a key. The shell
+/// shows the prompt again on a new line and goes on, as bash does (before,
+/// it ended with status 130 and lost the session's history).
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_at_a_dumb_terminal_prompt_shows_a_new_prompt() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let server = server_with_cat();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &server.addr.to_string()])
+        .env("HOME", home.path())
+        .env("TERM", "dumb")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stdout as it comes: the prompts show where the shell is.
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stdout = stdout.clone();
+        let mut pipe = shell.stdout.take().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                stdout
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    // Until stdout ends with `tail`, or the shell has ended.
+    let wait_for = |shell: &mut std::process::Child, tail: &str| {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            if stdout.lock().unwrap().ends_with(tail) || shell.try_wait().unwrap().is_some() {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {tail:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut terminal = File::from(pty.master);
+    terminal.write_all(b"hello\n").unwrap();
+    // At the prompt after HELLO's answer.
+    wait_for(&mut shell, "\nc> ");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    wait_for(&mut shell, "c> \nc> ");
+    assert_eq!(shell.try_wait().unwrap(), None, "the shell ended");
+    terminal.write_all(b"ls_b\nquit\n").unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = shell.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shell did not end"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    shell
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let stdout = stdout.lock().unwrap().clone();
+    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
+    assert!(
+        stdout.ends_with("c> \nc> photos\nc> 200 BYE\n"),
+        "{stdout:?}"
+    );
+    assert_eq!(stderr, "");
+    let history = std::fs::read_to_string(home.path().join(".bucket_history")).unwrap();
+    assert!(history.contains("ls_b"), "{history}");
+}

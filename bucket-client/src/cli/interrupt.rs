@@ -11,9 +11,14 @@
 //! The interactive shell asks for more ([`cancel_commands_on_sigint`]):
 //! there Ctrl-C ends the connection of the command under way
 //! ([`command_started`]), which fails with `interrupted`, and the shell
-//! goes on; pressed again before that command is over, or when no command
-//! is under way, it ends the program as above.
+//! goes on. At a prompt ([`AtPrompt`]), where Ctrl-C is a signal only
+//! when rustyline reads plain lines (`TERM=dumb`: the terminal stays in
+//! cooked mode, and the terminal itself drops the line typed so far), it
+//! shows the prompt again on a new line, as bash does. Pressed again
+//! before a command is over, or while the shell is neither in a command
+//! nor at a prompt, it ends the program as above.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -45,6 +50,52 @@ static CANCELLED: AtomicBool = AtomicBool::new(false);
 
 fn command() -> MutexGuard<'static, Option<Interrupter>> {
     locked(&COMMAND)
+}
+
+/// The prompt the shell is reading a line at, while [`AtPrompt`] lives.
+static PROMPT: Mutex<Option<String>> = Mutex::new(None);
+
+fn prompt() -> MutexGuard<'static, Option<String>> {
+    locked(&PROMPT)
+}
+
+/// The shell is reading a line at `prompt` while this guard lives: SIGINT
+/// then shows the prompt again on a new line instead of ending the program
+/// (when commands are cancelled, [`cancel_commands_on_sigint`]).
+#[must_use]
+pub struct AtPrompt(());
+
+impl AtPrompt {
+    /// The shell is about to read a line at `prompt`.
+    pub fn new(prompt: &str) -> AtPrompt {
+        *self::prompt() = Some(prompt.to_owned());
+        AtPrompt(())
+    }
+}
+
+impl Drop for AtPrompt {
+    fn drop(&mut self) {
+        *prompt() = None;
+    }
+}
+
+/// SIGINT's answer at a prompt when commands are cancelled: the prompt
+/// again, on a new line (the terminal has echoed `^C` and dropped the line
+/// typed so far); `false` when the shell is not at a prompt. The read goes
+/// on, so the next line typed is the answer.
+fn prompt_again() -> bool {
+    if !CANCEL_COMMANDS.load(Ordering::Acquire) {
+        return false;
+    }
+    match prompt().as_deref() {
+        Some(prompt) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "\n{prompt}");
+            let _ = stdout.flush();
+            true
+        }
+        None => false,
+    }
 }
 
 /// From now on, SIGINT (Ctrl-C) ends the connection of the command under
@@ -86,7 +137,8 @@ fn cancel_command() -> bool {
 /// thread of its own: the first one removes the registered part files and
 /// ends the program with status 128 + the signal's number (130 for Ctrl-C),
 /// as a shell reports a program its default action ended. A SIGINT that
-/// cancels a shell command ([`cancel_commands_on_sigint`]) does neither.
+/// cancels a shell command or comes at its prompt
+/// ([`cancel_commands_on_sigint`]) does neither.
 ///
 /// A signal the program was started with ignored stays ignored (`nohup`
 /// ignores SIGHUP; a non-interactive shell's background jobs ignore
@@ -109,7 +161,7 @@ pub fn install() {
     };
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            if signal == SIGINT && cancel_command() {
+            if signal == SIGINT && (cancel_command() || prompt_again()) {
                 continue;
             }
             for part in parts().iter() {

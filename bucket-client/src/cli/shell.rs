@@ -8,10 +8,14 @@
 //! nothing is asked: a missing required argument fails that command as a
 //! usage error and missing optional ones take their defaults, so a
 //! script's next line is never taken as an answer. There the shell exits
-//! with the status of the last command that failed; on a terminal, with 0, and it keeps its
-//! history in `~/.bucket_history`, and Ctrl-C during a command ends that
-//! command's connection (the command fails with `interrupted`, the next
-//! one connects again) rather than the shell.
+//! with the status of the last command that failed. On a terminal it exits
+//! with 0 and keeps its history in `~/.bucket_history`; Ctrl-C during a
+//! command ends that command's connection (the command fails with
+//! `interrupted`, the next one connects again) rather than the shell, and
+//! at a prompt it drops the line typed so far and shows a new prompt
+//! (rustyline's own key in raw mode; with `TERM=dumb`, where the terminal
+//! stays in cooked mode, the terminal drops the line and the signal
+//! handler shows the prompt again).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -107,7 +111,7 @@ pub fn run(target: &Target) -> ExitCode {
     let mut line_number: u64 = 0;
     loop {
         line_number += 1;
-        let line = match shell.editor.readline(PROMPT) {
+        let line = match shell.read_line(PROMPT) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
@@ -332,7 +336,7 @@ impl Shell<'_> {
             Some(default) => format!("{label} [{default}]: "),
             None => format!("{label}: "),
         };
-        let answer = match self.editor.readline(&prompt) {
+        let answer = match self.read_line(&prompt) {
             Ok(answer) => answer,
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
                 return Err(CliError::Cancelled);
@@ -345,6 +349,14 @@ impl Shell<'_> {
             (true, Some(default)) => Ok(default.to_owned()),
             (true, None) => Err(CliError::Cancelled),
         }
+    }
+
+    /// A line read at `prompt`; Ctrl-C meanwhile, when it is a signal,
+    /// shows the prompt again rather than ending the shell
+    /// ([`super::interrupt::AtPrompt`]).
+    fn read_line(&mut self, prompt: &str) -> rustyline::Result<String> {
+        let _at_prompt = super::interrupt::AtPrompt::new(prompt);
+        self.editor.readline(prompt)
     }
 
     /// The connection, reconnecting when the last one broke or the server
