@@ -1861,7 +1861,10 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
         let deadline = std::time::Instant::now() + LIMIT;
         let out = loop {
             match cmd.output() {
-                Err(e) if e.raw_os_error() == Some(26) && std::time::Instant::now() < deadline => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::ExecutableFileBusy
+                        && std::time::Instant::now() < deadline =>
+                {
                     thread::sleep(Duration::from_millis(10));
                 }
                 result => break result.unwrap(),
@@ -1870,7 +1873,7 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
         let sent = std::mem::take(&mut *requests.lock().unwrap());
         (out, sent)
     };
-    // Root's own file, which nobody may not write, when run as root.
+    // Root's own file, which nobody may write, when run as root.
     let theirs = dir.path().join("theirs.txt");
     let mut refused = vec![read_only.clone()];
     if as_root {
