@@ -16,39 +16,41 @@ use std::time::Duration;
 use bucket_client::{BucketName, Client, Error, FileName, NameError, Verb};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Everything the binary reports as `error: …`.
+/// Everything the binary reports as `error: …`. Each variant prints the
+/// error it wraps in its own message, so none also returns it as its
+/// `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// An operation failed (a refusal shows the reply: `701 FUBF …`; a list
     /// over the limit names `--max-list-size`).
     #[error("{}", with_hint(.0))]
-    Client(#[from] Error),
+    Client(Error),
     /// The server could not be reached.
-    #[error("cannot connect to {target}: {}", bare(source))]
+    #[error("cannot connect to {target}: {}", bare(error))]
     Connect {
         /// `host:port`.
         target: String,
         /// Why.
-        source: Error,
+        error: Error,
     },
     /// A local file could not be used.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Local {
         /// What was being done, naming the path.
         what: String,
         /// Why.
-        source: io::Error,
+        error: io::Error,
     },
     /// A name typed by the user (or taken from a local path) breaks
     /// PROTOCOL.md § Names: a usage error.
-    #[error("bad {what} {}: {source}", quoted(text))]
+    #[error("bad {what} {}: {error}", quoted(text))]
     Name {
         /// `bucket name` or `file name`.
         what: &'static str,
         /// The refused text.
         text: String,
         /// The rule it breaks.
-        source: NameError,
+        error: NameError,
     },
     /// Anything else the user got wrong (a usage error): an unknown verb, an
     /// upload source that is a folder or a device, …
@@ -57,6 +59,12 @@ pub enum CliError {
     /// The user gave an empty answer to a question that has no default.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
+        CliError::Client(error)
+    }
 }
 
 /// A client error's message, with the option that lifts it for a list over
@@ -89,7 +97,7 @@ impl CliError {
 
     fn local(what: impl Into<String>) -> impl FnOnce(io::Error) -> CliError {
         let what = what.into();
-        move |source| CliError::Local { what, source }
+        move |error| CliError::Local { what, error }
     }
 }
 
@@ -112,19 +120,19 @@ pub fn quoted(text: &str) -> String {
 
 /// A bucket name typed by the user.
 pub fn bucket_name(text: &str) -> Result<BucketName<'static>, CliError> {
-    BucketName::new(text.to_owned()).map_err(|source| CliError::Name {
+    BucketName::new(text.to_owned()).map_err(|error| CliError::Name {
         what: "bucket name",
         text: text.to_owned(),
-        source,
+        error,
     })
 }
 
 /// A file name typed by the user.
 pub fn file_name(text: &str) -> Result<FileName<'static>, CliError> {
-    FileName::new(text.to_owned()).map_err(|source| CliError::Name {
+    FileName::new(text.to_owned()).map_err(|error| CliError::Name {
         what: "file name",
         text: text.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -170,9 +178,9 @@ impl Target {
             Some(timeout) => Client::connect_timeout(addr, timeout),
             None => Client::connect(addr),
         };
-        let mut client = result.map_err(|source| CliError::Connect {
+        let mut client = result.map_err(|error| CliError::Connect {
             target: self.to_string(),
-            source,
+            error,
         })?;
         client.set_max_list_size(self.max_list_size);
         Ok(client)

@@ -230,7 +230,7 @@ pub fn download(
 fn writing(shown: &str) -> impl FnOnce(Error) -> CliError {
     let what = format!("cannot write {shown}");
     move |error| match error {
-        Error::Local(source) => CliError::Local { what, source },
+        Error::Local(error) => CliError::Local { what, error },
         other => other.into(),
     }
 }
@@ -330,7 +330,7 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, CliError> {
         };
         CliError::Local {
             what,
-            source: reason,
+            error: reason,
         }
     })
 }

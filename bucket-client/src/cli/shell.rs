@@ -84,7 +84,7 @@ pub fn run(target: &Target) -> ExitCode {
         Err(error) => {
             out.error(&CliError::Local {
                 what: "cannot start line editing".to_owned(),
-                source: std::io::Error::other(error),
+                error: std::io::Error::other(error),
             });
             return ExitCode::FAILURE;
         }
@@ -133,7 +133,7 @@ pub fn run(target: &Target) -> ExitCode {
             Err(error) => {
                 shell.failed(&CliError::Local {
                     what: "cannot read input".to_owned(),
-                    source: std::io::Error::other(error),
+                    error: std::io::Error::other(error),
                 });
                 shell.quit(true);
                 break;
