@@ -1910,6 +1910,84 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
     assert_no_part_files(dir.path());
 }
 
+/// A destination the final rename could only fail on (an empty path, a
+/// folder that does not exist written with a trailing `/`, a file written
+/// as a folder) is refused before `DOWNLOAD` is sent, in the program and in
+/// a scripted shell: before, the whole file was downloaded first.
+#[test]
+fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
+    let (addr, requests) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain"), b"a file").unwrap();
+    let cli = || {
+        let mut cmd = Command::cargo_bin("bucket-client").unwrap();
+        cmd.args(["-s", &addr.to_string()])
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path());
+        cmd
+    };
+    let cases = [
+        ("", 2, "error: the local path is empty\n"),
+        (
+            "nodir/",
+            1,
+            "error: cannot save nodir/: the folder nodir/ does not exist\n",
+        ),
+        (
+            "plain/",
+            1,
+            "error: cannot save plain/: plain/ is not a folder\n",
+        ),
+    ];
+    for (local, status, message) in cases {
+        let out = cli()
+            .args(["download", "photos", "cat.png", local])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{local:?}: {}",
+            stderr_of(&out)
+        );
+        if local.is_empty() {
+            // clap's own usage error, naming the argument.
+            assert!(stderr_of(&out).contains("[LOCAL]"), "{}", stderr_of(&out));
+        } else {
+            assert_eq!(stderr_of(&out), message, "{local:?}");
+        }
+        let out = cli()
+            .write_stdin(format!("download photos cat.png '{local}'\n"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{local:?}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            stderr_of(&out).ends_with(message),
+            "{local:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    let sent = requests.lock().unwrap().clone();
+    assert!(
+        sent.iter().all(|line| !line.starts_with("DOWNLOAD")),
+        "{sent:?}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("plain")).unwrap(), b"a file");
+    assert_no_part_files(dir.path());
+    // The same server answers a download to a path that can be a file.
+    let out = cli()
+        .args(["download", "photos", "cat.png", "new.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), b"hello");
+}
+
 /// An upload from a pipe or a socket needs NAME, as one from `-` does: its
 /// own name says nothing (bash's `<(command)` is `/dev/fd/63`, which was
 /// stored as `63`). Without NAME it is a usage error, found before the

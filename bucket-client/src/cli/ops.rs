@@ -196,6 +196,7 @@ pub fn download(
             .download_with_progress(bucket, name, writer, &mut bar)
             .map_err(writing(&shown))?
     } else {
+        can_be_a_file(path)?;
         may_replace(path)?;
         let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
@@ -271,6 +272,43 @@ fn may_replace(path: &Path) -> Result<(), CliError> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Refuses, before `DOWNLOAD` is sent, a file destination the rename into
+/// place could only fail on once the whole file had arrived: an empty path
+/// (a usage error), and a path ending in `/` (`nodir/`), which names a
+/// folder that does not exist (an existing one was already taken as the
+/// folder to save into).
+///
+/// # Errors
+/// `Usage` for an empty path; `Local` (`cannot save nodir/: the folder
+/// nodir/ does not exist`) for the other.
+fn can_be_a_file(path: &Path) -> Result<(), CliError> {
+    let text = path.as_os_str();
+    if text.is_empty() {
+        return Err(CliError::Usage("the local path is empty".to_owned()));
+    }
+    // A separator is ASCII: the last byte is one, or not.
+    let trailing_separator = text
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&byte| std::path::is_separator(char::from(byte)));
+    if trailing_separator {
+        let shown = path.display();
+        let kind = match std::fs::metadata(path) {
+            Ok(_) => io::ErrorKind::NotADirectory,
+            Err(e) => e.kind(),
+        };
+        let reason = match kind {
+            io::ErrorKind::NotFound => format!("the folder {shown} does not exist"),
+            _ => format!("{shown} is not a folder"),
+        };
+        return Err(CliError::Local {
+            what: format!("cannot save {shown}"),
+            error: io::Error::new(kind, reason),
+        });
+    }
+    Ok(())
 }
 
 /// Whether the user may write the file at `path`, as the kernel decides
