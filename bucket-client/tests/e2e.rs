@@ -1006,7 +1006,6 @@ fn shell_on_a_terminal(
     work: &Path,
     input: &[u8],
 ) -> (std::process::ExitStatus, String, String) {
-    use std::io::Read;
     use std::process::Stdio;
     let pty = nix::pty::openpty(None, None).unwrap();
     let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
@@ -1022,31 +1021,35 @@ fn shell_on_a_terminal(
         .unwrap();
     let mut terminal = File::from(pty.master);
     terminal.write_all(input).unwrap();
+    let status = wait_for_exit(&mut shell);
+    (
+        status,
+        rest_of(shell.stdout.take()),
+        rest_of(shell.stderr.take()),
+    )
+}
+
+/// Waits up to [`LIMIT`] for `child` to end and gives its status; kills
+/// it and fails the test when it does not.
+fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = shell.try_wait().unwrap() {
-            break status;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
         }
         if std::time::Instant::now() > deadline {
-            shell.kill().unwrap();
+            child.kill().unwrap();
             panic!("the shell did not end");
         }
         thread::sleep(Duration::from_millis(20));
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    shell
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    shell
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status, stdout, stderr)
+    }
+}
+
+/// What is left to read of a child's piped stdout or stderr, to its end.
+fn rest_of(pipe: Option<impl std::io::Read>) -> String {
+    let mut text = String::new();
+    pipe.unwrap().read_to_string(&mut text).unwrap();
+    text
 }
 
 /// On a terminal, missing arguments are asked for: every one for a bare
@@ -1122,14 +1125,7 @@ fn shell_reconnects_after_the_server_hangs_up() {
     drop(stdin);
     // Bounded: the output is small, so waiting before reading cannot block
     // on a full pipe.
-    let deadline = std::time::Instant::now() + LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the shell did not end");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_exit(&mut child);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(stdout_of(&out), "300 BCS bucket created\nx\n200 BYE\n");
@@ -2262,31 +2258,8 @@ fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     terminal.write_all(b"hello\nquit\n").unwrap();
 
-    let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = shell.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the shell did not end"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    shell
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    shell
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let status = wait_for_exit(&mut shell);
+    let (stdout, stderr) = (rest_of(shell.stdout.take()), rest_of(shell.stderr.take()));
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
     assert!(stderr.contains("error: interrupted"), "{stderr}");
     assert!(!stderr.contains("connection lost"), "{stderr}");
@@ -2358,25 +2331,9 @@ fn ctrl_c_at_a_dumb_terminal_prompt_shows_a_new_prompt() {
     wait_for(&mut shell, "c> \nc> ");
     assert_eq!(shell.try_wait().unwrap(), None, "the shell ended");
     terminal.write_all(b"ls_b\nquit\n").unwrap();
-    let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = shell.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the shell did not end"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut shell);
     reader.join().unwrap();
-    let mut stderr = String::new();
-    shell
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = rest_of(shell.stderr.take());
     let stdout = stdout.lock().unwrap().clone();
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
     assert!(
