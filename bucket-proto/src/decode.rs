@@ -41,6 +41,12 @@ pub enum Decoded<T> {
 /// ([`RequestError::MissingArgument`]: a server session would open a
 /// dialogue there). A blank line is `Syntax`.
 ///
+/// An error does not say how many bytes the bad line took: to go on, drop
+/// the input up to and including its next LF, waiting for that LF when it
+/// has not arrived yet (a line over 4096 bytes is dropped to its end, as
+/// PROTOCOL.md § Transport answers `LINE_TOO_LONG` once and reads on).
+/// [`crate::ServerSession`] does this, and the rest below, for you.
+///
 /// An error on a line that starts with `UPLOAD` still has that upload's
 /// payload behind it, which must not be read as requests. This function
 /// does not say how long it is; [`crate::ServerSession`] works it out and
