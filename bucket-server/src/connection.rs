@@ -3,15 +3,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bucket_proto::{
-    FileEntry, Reply, Request, ServerConfig, ServerEvent, ServerSession, ServerState, Verb, help,
+    BucketName, FileEntry, Reply, Request, ServerConfig, ServerEvent, ServerSession, ServerState,
+    Verb, help,
 };
-use bucket_store::{Source, Store, StoreError, Upload};
+use bucket_store::{FileInfo, Source, Store, StoreError, Upload};
 
-use crate::Config;
+use crate::listings::ListingPermit;
+use crate::{Config, Shared};
 
 /// Largest read: large reads keep upload syscalls few.
 const MAX_READ: usize = 256 * 1024;
@@ -30,6 +32,9 @@ const LINGER: Duration = Duration::from_secs(2);
 /// backpressure at once, and the server holds at most this much output plus
 /// one reply, however many `LIST_F` (or refused lines) it was sent.
 const OUT_BATCH: usize = 64 * 1024;
+/// Capacity the output buffer keeps once written: one that grew past this
+/// for a large listing is freed, not kept for the connection's life.
+const OUT_KEEP: usize = 2 * OUT_BATCH;
 
 /// What the connection is doing for the current request, between events.
 enum Pending<U> {
@@ -93,7 +98,7 @@ pub(crate) fn serve<S: Store>(
     peer: SocketAddr,
     store: &S,
     config: &Config,
-    shutdown: &AtomicBool,
+    shared: &Shared,
 ) {
     tracing::debug!(%peer, "connected");
     #[cfg(unix)]
@@ -103,6 +108,8 @@ pub(crate) fn serve<S: Store>(
         peer,
         store,
         config,
+        shared,
+        listing: None,
         session: ServerSession::new(
             ServerConfig::default().with_max_upload_size(config.max_upload_size),
         ),
@@ -113,7 +120,7 @@ pub(crate) fn serve<S: Store>(
         requests: 0,
         last_activity: Instant::now(),
     };
-    match conn.run(shutdown) {
+    match conn.run() {
         Ok(()) => tracing::debug!(%peer, "closed"),
         Err(e) => tracing::debug!(%peer, error = %e, "connection ended"),
     }
@@ -128,6 +135,10 @@ struct Connection<'a, S: Store> {
     peer: SocketAddr,
     store: &'a S,
     config: &'a Config,
+    shared: &'a Shared,
+    /// The place among [`Config::max_concurrent_listings`] of the listing
+    /// whose reply is in `out`, kept until `out` is written.
+    listing: Option<ListingPermit<'a>>,
     session: ServerSession,
     out: Vec<u8>,
     pending: Pending<S::Upload>,
@@ -141,8 +152,8 @@ struct Connection<'a, S: Store> {
     last_activity: Instant,
 }
 
-impl<S: Store> Connection<'_, S> {
-    fn run(&mut self, shutdown: &AtomicBool) -> io::Result<()> {
+impl<'a, S: Store> Connection<'a, S> {
+    fn run(&mut self) -> io::Result<()> {
         let _ = self.stream.set_nodelay(true);
         self.stream
             .set_write_timeout(Some(self.config.idle_timeout))?;
@@ -163,7 +174,7 @@ impl<S: Store> Connection<'_, S> {
             // Between requests, a shutdown closes the connection at once.
             let between_requests =
                 self.session.state() == ServerState::Idle && self.session.buffered() == 0;
-            if shutdown.load(Ordering::SeqCst) && between_requests {
+            if self.shared.shutdown.load(Ordering::SeqCst) && between_requests {
                 return Ok(());
             }
             // A request line (or dialogue) must complete within the idle
@@ -346,6 +357,8 @@ impl<S: Store> Connection<'_, S> {
                 Step::None => {}
                 Step::Reply(reply) => self.send(&reply)?,
                 Step::Download(reader, len) => self.download(reader, len)?,
+                Step::ListBuckets => self.list(None)?,
+                Step::ListFiles(bucket) => self.list(Some(bucket))?,
             }
             // The session's own replies (refusals, prompts) count too.
             self.session.poll_transmit(&mut self.out);
@@ -368,13 +381,67 @@ impl<S: Store> Connection<'_, S> {
 
     /// Writes the replies waiting in `out`, blocking for as long as the
     /// write time-out allows (a client that reads nothing is cut then).
+    /// Once they are written, a listing among them gives its place back
+    /// and a buffer grown past [`OUT_KEEP`] is freed.
     fn write_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out)?;
             self.out.clear();
             self.last_activity = Instant::now();
         }
+        if self.out.capacity() > OUT_KEEP {
+            self.out = Vec::with_capacity(4096);
+        }
+        self.listing = None;
         Ok(())
+    }
+
+    /// Answers `LIST_B` (`files` is `None`) or `LIST_F [bucket]` (`Some`)
+    /// once a place among [`Config::max_concurrent_listings`] is free,
+    /// keeping it until the reply is written (see `write_out`).
+    ///
+    /// The replies already waiting are written first, so that `out` is
+    /// empty: the session then hands over the buffer it encoded the
+    /// listing into whole (no copy), and `write_out` frees it. Fails,
+    /// ending the connection, when the shutdown's grace period runs out
+    /// while it waits.
+    fn list(&mut self, files: Option<Option<BucketName<'static>>>) -> io::Result<()> {
+        self.write_out()?;
+        let Some(permit) = self
+            .shared
+            .listings
+            .acquire(self.config.max_concurrent_listings)
+        else {
+            return Err(io::Error::other("cut by shutdown while waiting to list"));
+        };
+        self.listing = Some(permit);
+        let verb = if files.is_some() {
+            Verb::ListFiles
+        } else {
+            Verb::ListBuckets
+        };
+        match files {
+            None => match self.store.list_buckets() {
+                Ok(buckets) => self.send(&Reply::Buckets { buckets }),
+                Err(e) => self.send(&store_failure(verb, &e)),
+            },
+            Some(bucket) => match list_files(self.store, bucket) {
+                Ok(groups) => {
+                    // Entries borrow their names from `groups`: no
+                    // allocation per file, and one for them all.
+                    let mut files = Vec::with_capacity(groups.iter().map(|(_, i)| i.len()).sum());
+                    files.extend(groups.iter().flat_map(|(bucket, infos)| {
+                        infos.iter().map(move |f| FileEntry {
+                            bucket: bucket.borrowed(),
+                            name: f.name.borrowed(),
+                            size: f.size,
+                        })
+                    }));
+                    self.send(&Reply::Files { files })
+                }
+                Err(e) => self.send(&store_failure(verb, &e)),
+            },
+        }
     }
 
     /// Sends a final reply and logs the request.
@@ -406,8 +473,7 @@ impl<S: Store> Connection<'_, S> {
     fn download(&mut self, reader: S::Reader, len: u64) -> io::Result<()> {
         let reply = Reply::Download { size: len };
         self.send(&reply)?;
-        self.stream.write_all(&self.out)?;
-        self.out.clear();
+        self.write_out()?;
         let mut sent = 0;
         let result = send_payload(&mut self.stream, reader, len, &mut sent).and_then(|()| {
             if sent < len {
@@ -529,6 +595,10 @@ enum Step<R> {
     None,
     Reply(Reply<'static>),
     Download(R, u64),
+    /// `LIST_B`: answered by `Connection::list`.
+    ListBuckets,
+    /// `LIST_F [bucket]`: answered by `Connection::list`.
+    ListFiles(Option<BucketName<'static>>),
 }
 
 /// Answers a request from the store. For `UPLOAD`, starts the upload (kept
@@ -554,14 +624,10 @@ fn answer<S: Store>(
         Request::CreateBucket { bucket } => done(store.create_bucket(bucket)),
         Request::DeleteBucket { bucket } => done(store.delete_bucket(bucket)),
         Request::DeleteFile { bucket, name } => done(store.delete_file(bucket, name)),
-        Request::ListBuckets => Step::Reply(match store.list_buckets() {
-            Ok(buckets) => Reply::Buckets { buckets },
-            Err(e) => store_failure(verb, &e),
-        }),
-        Request::ListFiles { bucket } => Step::Reply(match list_files(store, bucket.as_ref()) {
-            Ok(files) => Reply::Files { files },
-            Err(e) => store_failure(verb, &e),
-        }),
+        Request::ListBuckets => Step::ListBuckets,
+        Request::ListFiles { bucket } => {
+            Step::ListFiles(bucket.as_ref().map(|b| b.borrowed().into_owned()))
+        }
         Request::Upload { bucket, name, size } => match store.start_upload(bucket, name, *size) {
             Ok(upload) => {
                 *pending = Pending::Upload(upload);
@@ -584,34 +650,32 @@ fn answer<S: Store>(
 /// is not allowed to read (with a warning naming it), so that one folder an
 /// operator locked does not hide every other file; any other failure fails
 /// the whole listing (docs/protocol.md, decision 10).
+///
+/// The files come grouped by bucket, each bucket's name once, for the
+/// reply's entries to borrow.
 fn list_files<S: Store>(
     store: &S,
-    bucket: Option<&bucket_proto::BucketName<'_>>,
-) -> Result<Vec<FileEntry<'static>>, StoreError> {
+    bucket: Option<BucketName<'static>>,
+) -> Result<Vec<(BucketName<'static>, Vec<FileInfo>)>, StoreError> {
+    let one = bucket.is_some();
     let buckets = match bucket {
-        Some(b) => vec![b.borrowed().into_owned()],
+        Some(b) => vec![b],
         None => store.list_buckets()?,
     };
-    let mut files = Vec::new();
+    let mut groups = Vec::with_capacity(buckets.len());
     for b in buckets {
         let infos = match store.list_files(&b) {
             Ok(infos) => infos,
-            Err(StoreError::NoSuchBucket) if bucket.is_none() => continue,
-            Err(StoreError::Io(e))
-                if bucket.is_none() && e.kind() == io::ErrorKind::PermissionDenied =>
-            {
+            Err(StoreError::NoSuchBucket) if !one => continue,
+            Err(StoreError::Io(e)) if !one && e.kind() == io::ErrorKind::PermissionDenied => {
                 tracing::warn!(bucket = %b, error = %e, "LIST_F: cannot read this bucket, left out");
                 continue;
             }
             Err(e) => return Err(e),
         };
-        files.extend(infos.into_iter().map(|f| FileEntry {
-            bucket: b.clone(),
-            name: f.name,
-            size: f.size,
-        }));
+        groups.push((b, infos));
     }
-    Ok(files)
+    Ok(groups)
 }
 
 /// The one-line success of a store operation (`300 BCS`, `600 DBS`,

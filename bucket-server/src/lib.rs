@@ -29,6 +29,7 @@
 //! and socket errors with their cause.
 
 mod connection;
+mod listings;
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -64,6 +65,18 @@ pub struct Config {
     /// Sent in `100 OK BKT/1 <server_name>` (default
     /// `bucket-server/<version>`).
     pub server_name: String,
+    /// Most `LIST_B`/`LIST_F` replies built or waiting to be sent at once,
+    /// across all connections (default: the number of CPUs, from
+    /// [`std::thread::available_parallelism`], or 4 when unknown; at least
+    /// 1, or [`Server::bind`] refuses the config). A listing holds its
+    /// place from before it is built until its encoded reply has been
+    /// written to the socket; one past the limit waits for a place. A
+    /// `LIST_F` costs memory in proportion to the files listed (about
+    /// 250 bytes each at its peak, with 40-character names), so this bounds
+    /// what clients that ask for large listings and read nothing (or hang
+    /// up) make the server hold. The write timeout (`idle_timeout`) bounds
+    /// how long one such client keeps its place.
+    pub max_concurrent_listings: usize,
 }
 
 impl Default for Config {
@@ -75,6 +88,8 @@ impl Default for Config {
             max_upload_size: None,
             shutdown_grace: Duration::from_secs(10),
             server_name: concat!("bucket-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_concurrent_listings: std::thread::available_parallelism()
+                .map_or(4, std::num::NonZeroUsize::get),
         }
     }
 }
@@ -89,6 +104,9 @@ impl Config {
         }
         if self.idle_timeout.is_zero() {
             return invalid("idle_timeout must be above zero");
+        }
+        if self.max_concurrent_listings == 0 {
+            return invalid("max_concurrent_listings must be at least 1");
         }
         Ok(())
     }
@@ -106,6 +124,11 @@ struct Shared {
     /// Signalled whenever a connection ends.
     ended: Condvar,
     ended_lock: Mutex<()>,
+    /// Set when the shutdown's grace period is over and what is left is
+    /// being cut (so that a connection can say why it ended).
+    cut: AtomicBool,
+    /// The places of [`Config::max_concurrent_listings`].
+    listings: listings::ListingSlots,
 }
 
 /// A bound BKT/1 server, ready to serve.
@@ -138,10 +161,11 @@ impl<S: Store> Server<S> {
     ///
     /// # Errors
     /// - [`io::ErrorKind::InvalidInput`] when `config` cannot serve anyone:
-    ///   `max_connections` is 0 (every connection would be refused BUSY) or
+    ///   `max_connections` is 0 (every connection would be refused BUSY),
     ///   `idle_timeout` is zero (the socket's read timeout cannot be zero, so
-    ///   every connection would fail at its first read). Checked before
-    ///   binding.
+    ///   every connection would fail at its first read) or
+    ///   `max_concurrent_listings` is 0 (every listing would wait for ever).
+    ///   Checked before binding.
     /// - The socket error when the address cannot be bound (in use, no
     ///   permission).
     pub fn bind(config: Config, store: S) -> io::Result<Server<S>> {
@@ -228,7 +252,7 @@ impl<S: Store> Server<S> {
                     id,
                     shared: &shared,
                 };
-                connection::serve(stream, peer, &*store, &config, &shared.shutdown);
+                connection::serve(stream, peer, &*store, &config, &shared);
             });
         if let Err(e) = spawned {
             // The closure (and its guard) was dropped: the count is restored.
@@ -290,7 +314,10 @@ impl ServerHandle {
             }
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
-                // Grace is over: cut what is left; their threads end promptly.
+                // Grace is over: cut what is left; their threads end
+                // promptly, those waiting to list included.
+                self.shared.cut.store(true, Ordering::SeqCst);
+                self.shared.listings.cut();
                 for (_, s) in lock(&self.shared.streams).iter() {
                     let _ = s.shutdown(Shutdown::Both);
                 }
@@ -311,6 +338,19 @@ impl ServerHandle {
     /// How many connections are being served now.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// How many `LIST_B`/`LIST_F` replies are being built or waiting to be
+    /// written to their socket now: at most
+    /// [`Config::max_concurrent_listings`].
+    pub fn listings_in_progress(&self) -> usize {
+        self.shared.listings.held()
+    }
+
+    /// How many connections are waiting for a place to build a listing now
+    /// (see [`Config::max_concurrent_listings`]).
+    pub fn listings_waiting(&self) -> usize {
+        self.shared.listings.waiting()
     }
 }
 

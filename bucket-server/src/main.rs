@@ -52,6 +52,12 @@ struct Args {
     /// buffered writes. 0 is the same as --no-direct-io.
     #[arg(long, default_value_t = 8)]
     max_direct_uploads: usize,
+    /// Most LIST_B / LIST_F replies built or waiting to be sent at once,
+    /// across all connections (at least 1; default: the number of CPUs).
+    /// A LIST_F costs up to about 250 bytes of memory per file listed
+    /// until its reply is written; further listings wait their turn.
+    #[arg(long)]
+    max_concurrent_listings: Option<NonZeroUsize>,
 }
 
 /// `--listen`'s value: an IP address and port, or a host name and port
@@ -107,13 +113,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let defaults = Config::default();
     let config = Config {
         listen: args.listen,
         max_connections: args.max_connections.get(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_upload_size: args.max_upload_size,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
-        ..Config::default()
+        max_concurrent_listings: args
+            .max_concurrent_listings
+            .map_or(defaults.max_concurrent_listings, NonZeroUsize::get),
+        ..defaults
     };
     let server = match Server::bind(config, store) {
         Ok(s) => s,

@@ -8,8 +8,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bucket_proto::decode::{self, Decoded};
@@ -73,8 +73,9 @@ fn an_upload_line_padded_past_the_limit_never_runs_its_payload_or_skips_the_size
 /// A back-end that fails: writes after `fail_after` bytes return ENOSPC,
 /// or commits fail with EIO, or listing the bucket `locked` fails with an
 /// I/O error of kind `unreadable` (as an unreadable folder makes FsStore
-/// fail: a stand-in for `chmod 000`, which root reads through). Wraps a
-/// MemStore; the default fails nothing.
+/// fail: a stand-in for `chmod 000`, which root reads through). Listing
+/// can also be held at a [`Gate`], and the bucket `huge` lists `huge`
+/// made-up files. Wraps a MemStore; the default fails nothing.
 #[derive(Clone)]
 struct FailingStore {
     inner: MemStore,
@@ -84,6 +85,43 @@ struct FailingStore {
     aborted: Arc<AtomicUsize>,
     /// Calls of `list_files`.
     listed: Arc<AtomicUsize>,
+    /// `list_files` waits here until it is open (after counting the call).
+    list_gate: Option<Arc<Gate>>,
+    /// How many files `list_files` of bucket `huge` gives, each named with
+    /// 200 characters, without storing them.
+    huge: usize,
+}
+
+/// Holds back whoever waits at it until opened.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+/// Opens its gate when dropped: declared after the server, so that a
+/// failing test never leaves a connection thread (and the server's
+/// shutdown, which waits for it) blocked at the gate.
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
 }
 
 impl Default for FailingStore {
@@ -95,6 +133,8 @@ impl Default for FailingStore {
             unreadable: None,
             aborted: Arc::default(),
             listed: Arc::default(),
+            list_gate: None,
+            huge: 0,
         }
     }
 }
@@ -150,6 +190,17 @@ impl Store for FailingStore {
     }
     fn list_files(&self, b: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
         self.listed.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.list_gate {
+            gate.wait();
+        }
+        if b.as_str() == "huge" {
+            let file = |i| FileInfo {
+                name: FileName::new(format!("{i:0200}")).unwrap(),
+                size: i as u64,
+                modified: std::time::SystemTime::UNIX_EPOCH,
+            };
+            return Ok((0..self.huge).map(file).collect());
+        }
         match self.unreadable {
             Some(kind) if b.as_str() == "locked" => {
                 Err(io::Error::new(kind, "cannot read locked").into())
@@ -616,4 +667,167 @@ fn pipelined_lists_nobody_reads_stop_at_the_socket_not_in_memory() {
         }
     }
     assert!(store.listed.load(Ordering::SeqCst) >= 300);
+}
+
+// ---- Config::max_concurrent_listings: listings built or unsent at once
+
+/// A store with the one file `b/f`, its listings held at a gate, and a
+/// server over it that builds one listing at a time; the gate opens when
+/// the returned guard drops (after the server's, so before it).
+fn one_listing_at_a_time(
+    grace: Duration,
+) -> (FailingStore, bucket_server::RunningServer, Arc<Gate>) {
+    let gate = Arc::new(Gate::default());
+    let store = FailingStore {
+        list_gate: Some(Arc::clone(&gate)),
+        ..FailingStore::default()
+    };
+    let bucket = BucketName::new("b").unwrap();
+    store.inner.create_bucket(&bucket).unwrap();
+    let mut upload = store
+        .inner
+        .start_upload(&bucket, &FileName::new("f").unwrap(), 1)
+        .unwrap();
+    upload.write_all(b"x").unwrap();
+    upload.commit().unwrap();
+    let config = Config {
+        max_concurrent_listings: 1,
+        shutdown_grace: grace,
+        ..config()
+    };
+    let server = start(config, store.clone());
+    (store, server, gate)
+}
+
+/// With room for one listing, a second `LIST_F` waits, unbuilt, while the
+/// first is being built, and is answered once it is done. Before, every
+/// connection built its listing at once: 100 clients sending `LIST_F` of a
+/// 200,000-file bucket and hanging up took the server to 3.5 GB.
+#[test]
+fn a_listing_past_the_limit_waits_until_one_is_built() {
+    let (store, server, gate) = one_listing_at_a_time(Duration::from_secs(5));
+    let _open = OpenOnDrop(Arc::clone(&gate));
+    let handle = server.handle();
+    let mut a = Raw::connect(server.local_addr());
+    a.send("LIST_F b\n");
+    wait_until("the first listing is being built", || {
+        store.listed.load(Ordering::SeqCst) == 1
+    });
+    assert_eq!(handle.listings_in_progress(), 1);
+    let mut b = Raw::connect(server.local_addr());
+    b.send("LIST_F b\nLIST_B\n");
+    wait_until("the second listing waits for a place", || {
+        handle.listings_waiting() == 1
+    });
+    assert_eq!(
+        store.listed.load(Ordering::SeqCst),
+        1,
+        "the second listing was built while the first held the only place"
+    );
+    gate.open();
+    for c in [&mut a, &mut b] {
+        c.expect("800 LFS 1");
+        c.expect("b f 1");
+    }
+    b.expect("400 LS 1");
+    b.expect("b");
+    wait_until("every place is back", || {
+        handle.listings_in_progress() == 0 && handle.listings_waiting() == 0
+    });
+}
+
+/// The most bytes loopback sockets may hold in flight between one writer
+/// and one reader that reads nothing: the largest send buffer plus the
+/// largest receive buffer Linux may give them (`tcp_wmem`, `tcp_rmem`), or
+/// 16 MiB where they cannot be read.
+fn loopback_buffering() -> usize {
+    let max = |sysctl: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{sysctl}"))
+            .ok()
+            .and_then(|v| v.split_whitespace().nth(2)?.parse::<usize>().ok())
+    };
+    match (max("tcp_wmem"), max("tcp_rmem")) {
+        (Some(w), Some(r)) => w + r,
+        _ => 16 << 20,
+    }
+}
+
+/// A listing keeps its place until its reply has been written, not just
+/// built: a client that asks for a large listing and reads nothing holds
+/// the only place (until the write times out), and the next listing waits.
+#[test]
+fn a_listing_keeps_its_place_until_its_reply_is_written() {
+    // Twice what the sockets can hold, so that the server is left blocked
+    // writing the reply: about 210 bytes a file.
+    let huge = 2 * loopback_buffering() / 210;
+    let store = FailingStore {
+        huge,
+        ..FailingStore::default()
+    };
+    store
+        .inner
+        .create_bucket(&BucketName::new("b").unwrap())
+        .unwrap();
+    let config = Config {
+        max_concurrent_listings: 1,
+        ..config()
+    };
+    let server = start(config, store.clone());
+    let handle = server.handle();
+    let mut a = Raw::connect(server.local_addr());
+    a.send("LIST_F huge\n");
+    // Its first line has come: the reply is built and being written.
+    a.expect(&format!("800 LFS {huge}"));
+    let mut b = Raw::connect(server.local_addr());
+    b.send("LIST_F b\n");
+    wait_until("the next listing waits for a place", || {
+        handle.listings_waiting() == 1
+    });
+    assert_eq!(handle.listings_in_progress(), 1);
+    assert_eq!(
+        store.listed.load(Ordering::SeqCst),
+        1,
+        "the next listing was built while the first reply was unsent"
+    );
+    // Reading the rest of the large reply lets the next listing go.
+    for i in 0..huge {
+        a.expect(&format!("huge {i:0200} {i}"));
+    }
+    b.expect("800 LFS 0");
+    wait_until("every place is back", || {
+        handle.listings_in_progress() == 0 && handle.listings_waiting() == 0
+    });
+}
+
+/// A connection waiting for a place to list ends when the shutdown's grace
+/// period runs out, even though the listing holding the place does not end
+/// (its store call is stuck).
+#[test]
+fn a_listing_waiting_for_a_place_does_not_hold_up_shutdown() {
+    let (store, server, gate) = one_listing_at_a_time(Duration::from_millis(200));
+    let _open = OpenOnDrop(Arc::clone(&gate));
+    let handle = server.handle();
+    let mut a = Raw::connect(server.local_addr());
+    a.send("LIST_F b\n");
+    wait_until("the first listing is being built", || {
+        store.listed.load(Ordering::SeqCst) == 1
+    });
+    let mut b = Raw::connect(server.local_addr());
+    b.send("LIST_F\n");
+    wait_until("the second listing waits for a place", || {
+        handle.listings_waiting() == 1
+    });
+    let stopper = {
+        let handle = handle.clone();
+        std::thread::spawn(move || handle.shutdown())
+    };
+    wait_until("the waiting connection ends once the grace is over", || {
+        handle.active_connections() == 1
+    });
+    assert_eq!(handle.listings_waiting(), 0);
+    assert!(b.closed());
+    gate.open();
+    stopper.join().unwrap();
+    assert_eq!(handle.active_connections(), 0);
+    drop(a);
 }

@@ -422,6 +422,7 @@ fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
     for (option, value) in [
         ("--max-connections", "0"),
         ("--idle-timeout", "0"),
+        ("--max-concurrent-listings", "0"),
         ("--max-upload-size", "lots"),
         ("--max-upload-size", "10 XB"),
         ("--listen", "nowhere.invalid:4567"),
@@ -440,11 +441,16 @@ fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
     }
     // Nothing was started, so nothing was created.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    let (_child, addr, _) = spawn_binary(dir.path(), &[], &["--listen", "localhost:0"]);
+    let (_child, addr, _) = spawn_binary(
+        dir.path(),
+        &[],
+        &["--listen", "localhost:0", "--max-concurrent-listings", "1"],
+    );
     assert!(addr.ip().is_loopback(), "{addr}");
     let mut c = Raw::connect(addr);
-    c.send("HELLO\n");
+    c.send("HELLO\nLIST_F\n");
     c.expect_prefix("100 OK");
+    c.expect("800 LFS 0");
 }
 
 /// `--max-upload-size` takes a unit: `1KiB` is 1024 bytes, `1KB` 1000.
@@ -630,6 +636,13 @@ fn a_config_that_could_serve_no_one_is_refused_at_bind() {
             ..config()
         },
         "idle_timeout",
+    );
+    refused(
+        Config {
+            max_concurrent_listings: 0,
+            ..config()
+        },
+        "max_concurrent_listings",
     );
     // One connection and a second of silence are enough to serve.
     let server = start(
