@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bucket_proto::{
-    BucketName, FileEntry, Reply, Request, ServerConfig, ServerEvent, ServerSession, ServerState,
-    Verb, help,
+    BucketName, FileEntry, Reason, Reply, Request, ServerConfig, ServerEvent, ServerSession,
+    ServerState, Verb, help,
 };
 use bucket_store::{FileInfo, Source, Store, StoreError, Upload};
 
@@ -56,7 +56,11 @@ struct RequestLog {
 
 impl RequestLog {
     fn new(request: &Request<'_>) -> Self {
-        let logging = tracing::enabled!(tracing::Level::INFO);
+        // The names are kept for the request line (info), and for an
+        // upload's own warnings (a failed write or commit), which come
+        // after the request is gone.
+        let logging = tracing::enabled!(tracing::Level::INFO)
+            || (request.verb() == Verb::Upload && tracing::enabled!(tracing::Level::WARN));
         RequestLog {
             verb: request.verb(),
             bucket: request
@@ -69,6 +73,16 @@ impl RequestLog {
                 .map(|n| n.as_str().to_owned()),
             started: Instant::now(),
         }
+    }
+
+    /// The request's bucket, or `-`.
+    fn bucket(&self) -> &str {
+        self.bucket.as_deref().unwrap_or("-")
+    }
+
+    /// The request's file name, or `-`.
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("-")
     }
 
     /// Logs the request's line: its reply, the payload bytes that moved
@@ -300,7 +314,13 @@ impl<'a, S: Store> Connection<'a, S> {
                 Some(ServerEvent::RequestReceived(request)) => {
                     self.requests += 1;
                     let log = RequestLog::new(&request);
-                    let step = answer(self.store, self.config, &request, &mut self.pending);
+                    let step = answer(
+                        self.store,
+                        self.config,
+                        self.peer,
+                        &request,
+                        &mut self.pending,
+                    );
                     self.log = Some(log);
                     self.payload_bytes = 0;
                     step
@@ -320,7 +340,7 @@ impl<'a, S: Store> Connection<'a, S> {
                         Pending::Upload(upload) => Step::Reply(match upload.commit() {
                             Ok(()) => done_reply(Verb::Upload),
                             Err(e) => {
-                                tracing::warn!(peer = %self.peer, error = %e, "upload commit failed");
+                                self.upload_failed(&e, "upload commit failed");
                                 store_failure(Verb::Upload, &e)
                             }
                         }),
@@ -372,11 +392,27 @@ impl<'a, S: Store> Connection<'a, S> {
     /// bytes, and returns the failure reply; the session then discards the
     /// rest of the payload.
     fn fail_upload(&mut self, error: io::Error) -> Reply<'static> {
-        tracing::warn!(peer = %self.peer, %error, "upload write failed");
+        let error = StoreError::Io(error);
+        self.upload_failed(&error, "upload write failed");
         if let Pending::Upload(u) = std::mem::replace(&mut self.pending, Pending::Discarding) {
             u.abort();
         }
-        store_failure(Verb::Upload, &StoreError::Io(error))
+        store_failure(Verb::Upload, &error)
+    }
+
+    /// Logs an upload the store failed after it started: a `warn` for a
+    /// storage failure, an `info` for a refusal that is a client's race
+    /// (`NO_SUCH_BUCKET`: its bucket was deleted meanwhile).
+    fn upload_failed(&self, error: &StoreError, what: &str) {
+        let (bucket, name) = self
+            .log
+            .as_ref()
+            .map_or(("-", "-"), |log| (log.bucket(), log.name()));
+        if matches!(error, StoreError::NoSuchBucket) {
+            tracing::info!(peer = %self.peer, bucket, name, %error, "{what}");
+        } else {
+            tracing::warn!(peer = %self.peer, bucket, name, %error, "{what}");
+        }
     }
 
     /// Writes the replies waiting in `out`, blocking for as long as the
@@ -420,12 +456,15 @@ impl<'a, S: Store> Connection<'a, S> {
         } else {
             Verb::ListBuckets
         };
+        let failed = |e: &StoreError, bucket: Option<&BucketName<'_>>| {
+            logged_failure(self.peer, verb, bucket.map(BucketName::as_str), None, e)
+        };
         match files {
             None => match self.store.list_buckets() {
                 Ok(buckets) => self.send(&Reply::Buckets { buckets }),
-                Err(e) => self.send(&store_failure(verb, &e)),
+                Err(e) => self.send(&failed(&e, None)),
             },
-            Some(bucket) => match list_files(self.store, bucket) {
+            Some(bucket) => match list_files(self.store, bucket.clone()) {
                 Ok(groups) => {
                     // Entries borrow their names from `groups`: no
                     // allocation per file, and one for them all.
@@ -439,7 +478,7 @@ impl<'a, S: Store> Connection<'a, S> {
                     }));
                     self.send(&Reply::Files { files })
                 }
-                Err(e) => self.send(&store_failure(verb, &e)),
+                Err(e) => self.send(&failed(&e, bucket.as_ref())),
             },
         }
     }
@@ -602,17 +641,28 @@ enum Step<R> {
 }
 
 /// Answers a request from the store. For `UPLOAD`, starts the upload (kept
-/// in `pending`) and answers only if the store refuses it.
+/// in `pending`) and answers only if the store refuses it. A storage
+/// failure is logged as such ([`logged_failure`]).
 fn answer<S: Store>(
     store: &S,
     config: &Config,
+    peer: SocketAddr,
     request: &Request<'_>,
     pending: &mut Pending<S::Upload>,
 ) -> Step<S::Reader> {
     let verb = request.verb();
+    let failed = |e: &StoreError| {
+        logged_failure(
+            peer,
+            verb,
+            request.bucket().map(BucketName::as_str),
+            request.file().map(bucket_proto::FileName::as_str),
+            e,
+        )
+    };
     let done = |result: Result<(), StoreError>| match result {
         Ok(()) => Step::Reply(done_reply(verb)),
-        Err(e) => Step::Reply(store_failure(verb, &e)),
+        Err(e) => Step::Reply(failed(&e)),
     };
     match request {
         Request::Hello => Step::Reply(Reply::Hello {
@@ -635,12 +685,12 @@ fn answer<S: Store>(
             }
             Err(e) => {
                 *pending = Pending::Discarding;
-                Step::Reply(store_failure(verb, &e))
+                Step::Reply(failed(&e))
             }
         },
         Request::Download { bucket, name } => match store.open(bucket, name) {
             Ok(d) => Step::Download(d.reader, d.len),
-            Err(e) => Step::Reply(store_failure(verb, &e)),
+            Err(e) => Step::Reply(failed(&e)),
         },
     }
 }
@@ -691,4 +741,30 @@ fn done_reply(verb: Verb) -> Reply<'static> {
 /// error's reason, and its text.
 fn store_failure(verb: Verb, error: &StoreError) -> Reply<'static> {
     Reply::failure(verb, error.reason(), error.to_string())
+}
+
+/// [`store_failure`], logging a storage failure (reason `IO`) as a `warn`
+/// with its cause, the OS error, and the request's verb and names: the
+/// request line (info) gives only the reason, and `RUST_LOG=warn` is to
+/// keep every failure (docs/operations.md, "Logs"). Other store errors
+/// (`NO_SUCH_BUCKET`, `EXISTS`, …) answer the client's request as asked and
+/// are in the request line only.
+fn logged_failure(
+    peer: SocketAddr,
+    verb: Verb,
+    bucket: Option<&str>,
+    name: Option<&str>,
+    error: &StoreError,
+) -> Reply<'static> {
+    if error.reason() == Reason::Io {
+        tracing::warn!(
+            %peer,
+            %verb,
+            bucket = bucket.unwrap_or("-"),
+            name = name.unwrap_or("-"),
+            %error,
+            "store failed"
+        );
+    }
+    store_failure(verb, error)
 }

@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::sync::{Mutex, OnceLock};
 
-use bucket_store::{FsStore, MemStore, Store};
+use bucket_proto::{BucketName, FileName};
+use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError};
 use common::*;
 
 /// Everything logged in this process.
@@ -44,6 +45,15 @@ fn download_lines(name: &str) -> Vec<String> {
     let log = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
     log.lines()
         .filter(|l| l.contains("verb=DOWNLOAD") && l.contains(&format!("name=\"{name}\"")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lines logged so far that contain every one of `parts`.
+fn lines_with(parts: &[&str]) -> Vec<String> {
+    let log = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
+    log.lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
         .map(str::to_owned)
         .collect()
 }
@@ -111,4 +121,113 @@ fn a_download_from_a_file_is_logged_once_sent_and_a_cut_one_as_cut() {
 #[test]
 fn a_download_from_memory_is_logged_once_sent_and_a_cut_one_as_cut() {
     whole_then_cut(MemStore::new(), "in-memory");
+}
+
+/// A store on a read-only filesystem: every operation fails with EROFS.
+/// (Its reader and upload types are MemStore's, never made.)
+struct ReadOnlyStore;
+
+fn erofs() -> StoreError {
+    StoreError::Io(std::io::Error::from_raw_os_error(30))
+}
+
+impl Store for ReadOnlyStore {
+    type Reader = <MemStore as Store>::Reader;
+    type Upload = <MemStore as Store>::Upload;
+    fn create_bucket(&self, _: &BucketName<'_>) -> Result<(), StoreError> {
+        Err(erofs())
+    }
+    fn delete_bucket(&self, _: &BucketName<'_>) -> Result<(), StoreError> {
+        Err(erofs())
+    }
+    fn list_buckets(&self) -> Result<Vec<BucketName<'static>>, StoreError> {
+        Err(erofs())
+    }
+    fn list_files(&self, _: &BucketName<'_>) -> Result<Vec<FileInfo>, StoreError> {
+        Err(erofs())
+    }
+    fn start_upload(
+        &self,
+        _: &BucketName<'_>,
+        _: &FileName<'_>,
+        _: u64,
+    ) -> Result<Self::Upload, StoreError> {
+        Err(erofs())
+    }
+    fn open(
+        &self,
+        _: &BucketName<'_>,
+        _: &FileName<'_>,
+    ) -> Result<Download<Self::Reader>, StoreError> {
+        Err(erofs())
+    }
+    fn delete_file(&self, _: &BucketName<'_>, _: &FileName<'_>) -> Result<(), StoreError> {
+        Err(erofs())
+    }
+}
+
+/// Every store failure that answers `IO` is a `warn` naming the request and
+/// the OS error (docs/operations.md: `RUST_LOG=warn` keeps only failures),
+/// not only the request line's `reason="IO"`.
+#[test]
+fn storage_failures_are_warnings_with_their_cause() {
+    capture_logs();
+    let server = start(config(), ReadOnlyStore);
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B ro\nDELETE_B ro\nDELETE_F ro f\nLIST_B\nLIST_F ro\nLIST_F\n");
+    c.send("DOWNLOAD ro f\nUPLOAD ro up 3\nabcHELLO\n");
+    for code in ["301 BCF IO", "601 DBF IO", "1001 DFF IO", "401 LSF IO"] {
+        c.expect_prefix(code);
+    }
+    c.expect_prefix("801 LFF IO");
+    c.expect_prefix("801 LFF IO");
+    c.expect_prefix("901 FDBF IO");
+    c.expect_prefix("701 FUBF IO");
+    c.expect_prefix("100 OK");
+    let peer = format!("peer={}", c.writer.local_addr().unwrap());
+    for (verb, count) in [
+        ("CREATE_B", 1),
+        ("DELETE_B", 1),
+        ("DELETE_F", 1),
+        ("LIST_B", 1),
+        ("LIST_F", 2),
+        ("DOWNLOAD", 1),
+        ("UPLOAD", 1),
+    ] {
+        let warnings = lines_with(&[" WARN ", &peer, &format!("verb={verb} ")]);
+        assert_eq!(warnings.len(), count, "{verb}: {warnings:?}");
+        for w in &warnings {
+            assert!(w.contains("Read-only file system"), "{w}");
+        }
+    }
+    let named = lines_with(&[" WARN ", &peer, "verb=DELETE_F "]);
+    assert!(
+        named[0].contains("bucket=\"ro\" name=\"f\""),
+        "{}",
+        named[0]
+    );
+}
+
+/// An upload whose bucket was deleted while its payload arrived fails its
+/// commit `NO_SUCH_BUCKET`: a client's race, logged as `info`, not as a
+/// storage failure (`warn`).
+#[test]
+fn an_upload_into_a_bucket_deleted_meanwhile_is_no_warning() {
+    capture_logs();
+    let root = tempfile::tempdir().unwrap();
+    let server = start_fs(root.path());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B gone\nUPLOAD gone late 6\nabc");
+    c.expect("300 BCS");
+    wait_until("the upload is staged", || staged_count(root.path()) == 1);
+    let mut d = Raw::connect(server.local_addr());
+    d.send("DELETE_B gone\n");
+    d.expect("600 DBS");
+    c.send("def");
+    c.expect_prefix("701 FUBF NO_SUCH_BUCKET");
+    let peer = format!("peer={}", c.writer.local_addr().unwrap());
+    let commit = lines_with(&["upload commit failed", &peer]);
+    assert_eq!(commit.len(), 1, "{commit:?}");
+    assert!(commit[0].contains(" INFO "), "{}", commit[0]);
+    assert!(commit[0].contains("name=\"late\""), "{}", commit[0]);
 }
