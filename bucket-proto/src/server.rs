@@ -586,6 +586,19 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Bytes of a refused upload's payload still to be dropped before its
+    /// held reply is sent ([`ServerState::DiscardingPayload`]); `None` in
+    /// any other state. A server that logs the refusal when its reply goes
+    /// out can tell from it how much of the payload arrived: the upload's
+    /// declared size minus this, once the input ended or the connection is
+    /// cut mid-payload.
+    pub fn discard_remaining(&self) -> Option<u64> {
+        match self.core.state {
+            State::DiscardingPayload { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
     /// Download payload bytes still owed, if a download is being sent.
     pub fn payload_remaining(&self) -> Option<u64> {
         match self.core.state {
@@ -813,10 +826,12 @@ mod tests {
         s.receive(b"UPLOAD photos a\\b 4\nab");
         drain(&mut s);
         assert_eq!(s.state(), ServerState::DiscardingPayload);
+        assert_eq!(s.discard_remaining(), Some(2));
         assert!(s.wants_input());
         s.receive(b"cd");
         drain(&mut s);
         assert_eq!(s.state(), ServerState::Idle);
+        assert_eq!(s.discard_remaining(), None);
         assert!(s.wants_input());
 
         // A download: the reply, then its payload, are the application's.
