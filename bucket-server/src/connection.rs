@@ -51,8 +51,16 @@ struct RequestLog {
     verb: Verb,
     bucket: Option<String>,
     name: Option<String>,
+    /// An upload's declared size in bytes (0 for other verbs).
+    size: u64,
     started: Instant,
 }
+
+/// Why an upload (or a refused upload's payload) ended unfinished, for
+/// its request line's `cut=`.
+const CUT_BY_PEER: &str = "peer closed mid-payload";
+/// The same when the shutdown's grace period ran out.
+const CUT_BY_SHUTDOWN: &str = "cut by shutdown";
 
 impl RequestLog {
     fn new(request: &Request<'_>) -> Self {
@@ -71,6 +79,7 @@ impl RequestLog {
                 .file()
                 .filter(|_| logging)
                 .map(|n| n.as_str().to_owned()),
+            size: request.payload_len().unwrap_or(0),
             started: Instant::now(),
         }
     }
@@ -85,17 +94,23 @@ impl RequestLog {
         self.name.as_deref().unwrap_or("-")
     }
 
-    /// Logs the request's line: its reply, the payload bytes that moved
-    /// (received, or sent for a download) and, for a download cut short,
-    /// the error that cut it.
-    fn finish(&self, peer: SocketAddr, reply: &Reply<'_>, bytes: u64, cut: Option<&io::Error>) {
+    /// Logs the request's line: its reply (none for an upload cut before
+    /// it had one), the payload bytes that moved (received, or sent for a
+    /// download) and, for a transfer cut short, what cut it.
+    fn finish(
+        &self,
+        peer: SocketAddr,
+        reply: Option<&Reply<'_>>,
+        bytes: u64,
+        cut: Option<&dyn std::fmt::Display>,
+    ) {
         tracing::info!(
             %peer,
             verb = %self.verb,
-            bucket = self.bucket.as_deref().unwrap_or("-"),
-            name = self.name.as_deref().unwrap_or("-"),
-            code = reply.code().number(),
-            reason = reply.reason().map_or("-", |r| r.as_str()),
+            bucket = self.bucket(),
+            name = self.name(),
+            code = reply.map(|r| r.code().number()),
+            reason = reply.and_then(Reply::reason).map_or("-", |r| r.as_str()),
             bytes,
             ms = %format_args!("{:.3}", self.started.elapsed().as_secs_f64() * 1e3),
             cut = cut.map(tracing::field::display),
@@ -131,16 +146,46 @@ pub(crate) fn serve<S: Store>(
         pending: Pending::None,
         log: None,
         payload_bytes: 0,
+        held: None,
+        timed_out: false,
         requests: 0,
         last_activity: Instant::now(),
     };
-    match conn.run() {
+    let result = conn.run();
+    match &result {
         Ok(()) => tracing::debug!(%peer, "closed"),
         Err(e) => tracing::debug!(%peer, error = %e, "connection ended"),
     }
+    // An upload's payload, or a refused one's, was still arriving: its
+    // request line says how much came and what cut it.
+    let cut: &dyn std::fmt::Display = match &result {
+        _ if shared.cut.load(Ordering::SeqCst) => &CUT_BY_SHUTDOWN,
+        Err(e) => e,
+        Ok(()) if conn.timed_out => &"idle timeout",
+        Ok(()) => &"connection ended",
+    };
     if let Pending::Upload(upload) = std::mem::replace(&mut conn.pending, Pending::None) {
         upload.abort();
-        tracing::info!(%peer, "upload aborted: connection ended mid-payload");
+        if let Some(log) = &conn.log {
+            log.finish(peer, None, conn.payload_bytes, Some(cut));
+        }
+    }
+    let left = conn.session.discard_remaining().unwrap_or(0);
+    finish_held(&mut conn.held, peer, left, Some(cut));
+}
+
+/// Logs the request line of a refused upload whose reply was held behind
+/// its payload, if there is one: `left` bytes of the payload never came
+/// (0 when the reply went out), and `cut` says why when they did not.
+fn finish_held(
+    held: &mut Option<(RequestLog, Reply<'static>)>,
+    peer: SocketAddr,
+    left: u64,
+    cut: Option<&dyn std::fmt::Display>,
+) {
+    if let Some((log, reply)) = held.take() {
+        let cut = cut.filter(|_| left > 0);
+        log.finish(peer, Some(&reply), log.size.saturating_sub(left), cut);
     }
 }
 
@@ -158,6 +203,13 @@ struct Connection<'a, S: Store> {
     pending: Pending<S::Upload>,
     log: Option<RequestLog>,
     payload_bytes: u64,
+    /// A refused upload whose reply waits in the session until the rest of
+    /// its payload has been dropped (docs/protocol.md, decision 18): its
+    /// request line is written when that reply goes out, or when the
+    /// connection ends first (see [`finish_held`]).
+    held: Option<(RequestLog, Reply<'static>)>,
+    /// Whether the connection ended for the idle timeout.
+    timed_out: bool,
     /// Requests completed so far (answered or refused): a new one ends the
     /// line whose time the request-line limit counts.
     requests: u64,
@@ -177,6 +229,11 @@ impl<'a, S: Store> Connection<'a, S> {
         loop {
             let requests_before = self.requests;
             let closed = self.process_events()?;
+            if self.session.state() != ServerState::DiscardingPayload {
+                // A held refusal's reply went out with the last byte of
+                // its payload.
+                finish_held(&mut self.held, self.peer, 0, None);
+            }
             // The session writes replies of its own (prompts, refusals,
             // replies held behind a discarded payload): take them too.
             self.session.poll_transmit(&mut self.out);
@@ -258,11 +315,17 @@ impl<'a, S: Store> Connection<'a, S> {
                 // (and, at the top of the loop, the shutdown flag).
                 if now.duration_since(self.last_activity) >= self.config.idle_timeout {
                     tracing::info!(peer = %self.peer, "closed: idle timeout");
+                    self.timed_out = true;
                     return Ok(());
                 }
                 continue;
             };
             if n == 0 {
+                // A refused upload's payload cut short: its reply will never
+                // go out (the session drops it as it closes).
+                let left = self.session.discard_remaining().unwrap_or(0);
+                let cut = self.cut_reason();
+                finish_held(&mut self.held, self.peer, left, Some(&cut));
                 self.session.receive_eof();
             } else if direct {
                 if let Pending::Upload(upload) = &mut self.pending {
@@ -305,10 +368,27 @@ impl<'a, S: Store> Connection<'a, S> {
         }
     }
 
+    /// What cut a payload at an end of input: the peer, or the
+    /// shutdown's grace running out (which shuts the socket down).
+    fn cut_reason(&self) -> &'static str {
+        if self.shared.cut.load(Ordering::SeqCst) {
+            CUT_BY_SHUTDOWN
+        } else {
+            CUT_BY_PEER
+        }
+    }
+
     /// Handles every event the session has; returns whether it closed.
     fn process_events(&mut self) -> io::Result<bool> {
         loop {
-            let step = match self.session.poll_event() {
+            let event = self.session.poll_event();
+            if event.is_some() {
+                // While a refused upload's payload is dropped the session
+                // hands out no event (an end of input is settled in `run`
+                // first): any event means its held reply went out.
+                finish_held(&mut self.held, self.peer, 0, None);
+            }
+            let step = match event {
                 None => return Ok(false),
                 Some(ServerEvent::Closed) => return Ok(true),
                 Some(ServerEvent::RequestReceived(request)) => {
@@ -352,7 +432,10 @@ impl<'a, S: Store> Connection<'a, S> {
                     if let Pending::Upload(u) = std::mem::replace(&mut self.pending, Pending::None)
                     {
                         u.abort();
-                        tracing::info!(peer = %self.peer, "upload aborted: peer closed mid-payload");
+                        let cut = self.cut_reason();
+                        if let Some(log) = &self.log {
+                            log.finish(self.peer, None, self.payload_bytes, Some(&cut));
+                        }
                     }
                     Step::None
                 }
@@ -448,6 +531,9 @@ impl<'a, S: Store> Connection<'a, S> {
             .listings
             .acquire(self.config.max_concurrent_listings)
         else {
+            if let Some(log) = &self.log {
+                log.finish(self.peer, None, 0, Some(&CUT_BY_SHUTDOWN));
+            }
             return Err(io::Error::other("cut by shutdown while waiting to list"));
         };
         self.listing = Some(permit);
@@ -493,13 +579,19 @@ impl<'a, S: Store> Connection<'a, S> {
         if matches!(self.pending, Pending::Discarding) && !matches!(reply, Reply::Failure { .. }) {
             self.pending = Pending::None;
         }
-        // A download's line is written once its payload has gone.
-        if let Some(log) = self
+        if self.session.state() == ServerState::DiscardingPayload {
+            // A refused upload: the reply waits for the rest of the
+            // payload, and so does its line (`finish_held`).
+            if let Some(log) = self.log.take() {
+                self.held = Some((log, reply.clone().into_owned()));
+            }
+        } else if let Some(log) = self
             .log
             .as_ref()
             .filter(|_| !matches!(reply, Reply::Download { .. }))
         {
-            log.finish(self.peer, reply, self.payload_bytes, None);
+            // A download's line is written once its payload has gone.
+            log.finish(self.peer, Some(reply), self.payload_bytes, None);
         }
         self.session.poll_transmit(&mut self.out);
         Ok(())
@@ -526,7 +618,8 @@ impl<'a, S: Store> Connection<'a, S> {
         });
         self.last_activity = Instant::now();
         if let Some(log) = &self.log {
-            log.finish(self.peer, &reply, sent, result.as_ref().err());
+            let cut = result.as_ref().err().map(|e| e as &dyn std::fmt::Display);
+            log.finish(self.peer, Some(&reply), sent, cut);
         }
         result?;
         self.session.payload_sent_directly(sent)?;

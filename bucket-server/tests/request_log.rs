@@ -231,3 +231,84 @@ fn an_upload_into_a_bucket_deleted_meanwhile_is_no_warning() {
     assert!(commit[0].contains(" INFO "), "{}", commit[0]);
     assert!(commit[0].contains("name=\"late\""), "{}", commit[0]);
 }
+
+/// The request lines logged for `UPLOAD`s from the client socket `c`.
+fn upload_lines(c: &Raw) -> Vec<String> {
+    let peer = format!("peer={}", c.writer.local_addr().unwrap());
+    lines_with(&[&peer, "verb=UPLOAD"])
+}
+
+/// An upload cut off mid-payload has its request line, as a cut download
+/// does: the names, the bytes that came and what cut it. Before, only
+/// "upload aborted: peer closed mid-payload" with the peer.
+#[test]
+fn an_upload_the_peer_cuts_short_is_logged_with_its_bytes() {
+    capture_logs();
+    let server = start(config(), MemStore::new());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B b\nUPLOAD b half 10000\n");
+    c.send(vec![b'x'; 5000]);
+    c.expect("300 BCS");
+    c.writer.shutdown(Shutdown::Write).unwrap();
+    assert!(c.closed());
+    wait_until("the upload's line", || upload_lines(&c).len() == 1);
+    let line = &upload_lines(&c)[0];
+    assert!(line.contains("name=\"half\""), "{line}");
+    assert_eq!(bytes_field(line), 5000, "{line}");
+    assert!(line.contains("cut=peer closed mid-payload"), "{line}");
+}
+
+/// An upload the store refuses at its start is answered after its payload
+/// (docs/protocol.md, decision 18), and logged then, with the bytes that
+/// were dropped; if the peer leaves first, its line says it was cut. Before,
+/// it was logged at once, with 0 bytes, as if answered.
+#[test]
+fn a_refused_upload_is_logged_when_its_reply_goes_out() {
+    capture_logs();
+    let server = start(config(), MemStore::new());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("UPLOAD nobucket whole 10000\n");
+    c.send(vec![b'x'; 5000]);
+    c.send(vec![b'x'; 5000]);
+    c.send("HELLO\n");
+    c.expect_prefix("701 FUBF NO_SUCH_BUCKET");
+    c.expect_prefix("100 OK");
+    wait_until("the refused upload's line", || upload_lines(&c).len() == 1);
+    let line = &upload_lines(&c)[0];
+    assert!(line.contains("code=701"), "{line}");
+    assert_eq!(bytes_field(line), 10000, "{line}");
+    assert!(!line.contains("cut="), "{line}");
+
+    let mut d = Raw::connect(server.local_addr());
+    d.send("UPLOAD nobucket part 10000\n");
+    d.send(vec![b'x'; 5000]);
+    d.writer.shutdown(Shutdown::Write).unwrap();
+    assert!(d.closed());
+    wait_until("the cut refused upload's line", || {
+        upload_lines(&d).len() == 1
+    });
+    let line = &upload_lines(&d)[0];
+    assert_eq!(bytes_field(line), 5000, "{line}");
+    assert!(line.contains("cut=peer closed mid-payload"), "{line}");
+}
+
+/// An upload the shutdown's grace period cuts says so, not "peer closed".
+#[test]
+fn an_upload_cut_by_the_shutdown_says_so() {
+    capture_logs();
+    let root = tempfile::tempdir().unwrap();
+    let config = bucket_server::Config {
+        shutdown_grace: std::time::Duration::from_millis(100),
+        ..config()
+    };
+    let server = start(config, FsStore::open(root.path()).unwrap());
+    let mut c = Raw::connect(server.local_addr());
+    c.send("CREATE_B b\nUPLOAD b slow 1000\n0123456789");
+    c.expect("300 BCS");
+    wait_until("the upload is staged", || staged_count(root.path()) == 1);
+    server.handle().shutdown();
+    wait_until("the upload's line", || upload_lines(&c).len() == 1);
+    let line = &upload_lines(&c)[0];
+    assert!(line.contains("name=\"slow\""), "{line}");
+    assert!(line.contains("cut=cut by shutdown"), "{line}");
+}
