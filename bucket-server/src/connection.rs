@@ -222,7 +222,7 @@ impl<'a, S: Store> Connection<'a, S> {
     fn run(&mut self) -> io::Result<()> {
         let _ = self.stream.set_nodelay(true);
         self.stream
-            .set_write_timeout(Some(self.config.idle_timeout))?;
+            .set_write_timeout(Some(write_slice(self.config.idle_timeout)))?;
         self.stream.set_read_timeout(Some(TICK))?;
         let mut read_size = MIN_READ;
         let mut line_started: Option<Instant> = None;
@@ -504,7 +504,7 @@ impl<'a, S: Store> Connection<'a, S> {
     /// and a buffer grown past [`OUT_KEEP`] is freed.
     fn write_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out)?;
+            write_all_patiently(&self.stream, &self.out, self.config.idle_timeout)?;
             self.out.clear();
             self.last_activity = Instant::now();
         }
@@ -606,7 +606,8 @@ impl<'a, S: Store> Connection<'a, S> {
         self.send(&reply)?;
         self.write_out()?;
         let mut sent = 0;
-        let result = send_payload(&mut self.stream, reader, len, &mut sent).and_then(|()| {
+        let idle = self.config.idle_timeout;
+        let result = send_payload(&self.stream, reader, len, idle, &mut sent).and_then(|()| {
             if sent < len {
                 Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -627,26 +628,93 @@ impl<'a, S: Store> Connection<'a, S> {
     }
 }
 
+/// The socket's write timeout (`SO_SNDTIMEO`) for an idle timeout of
+/// `idle`: a sixteenth of it (at least 1 ms). A blocking write returns
+/// once it has waited that long, with what it moved so far (`sendfile`
+/// once one of its 64 KiB pieces has); [`patiently`] then tries again until
+/// `idle` has passed with no byte taken. So a peer that stops reading is
+/// cut between `idle` and about 1.125 × `idle` after the last byte it
+/// took (a byte's time is known to within one slice), and one that keeps reading,
+/// however slowly, never is. (With `SO_SNDTIMEO` at `idle` itself, a call
+/// that moved a little and then waited returned after `idle`, and the next
+/// call waited `idle` again: up to 2 × `idle`.)
+fn write_slice(idle: Duration) -> Duration {
+    (idle / 16).max(Duration::from_millis(1))
+}
+
+/// Runs `send`, one blocking write to a socket whose write timeout is
+/// [`write_slice`], until it moves a byte (its count), ends (0) or fails.
+/// A call that times out having moved nothing is tried again until `idle`
+/// has passed since `progress`, the last time a byte was taken: then
+/// `TimedOut`. Moves `progress` to now when a byte was taken.
+fn patiently(
+    idle: Duration,
+    progress: &mut Instant,
+    mut send: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        match send() {
+            Ok(n) => {
+                if n > 0 {
+                    *progress = Instant::now();
+                }
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if progress.elapsed() >= idle {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `buf` to `stream` through [`patiently`]: fails with
+/// `TimedOut` once `idle` passes with no byte taken.
+fn write_all_patiently(mut stream: &TcpStream, mut buf: &[u8], idle: Duration) -> io::Result<()> {
+    let mut progress = Instant::now();
+    while !buf.is_empty() {
+        match patiently(idle, &mut progress, || stream.write(buf))? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
 /// Writes up to `len` bytes of `source` to `stream` by the fastest way the
 /// source allows: `sendfile` from its file (the kernel moves page-cache pages
 /// to the socket; std's `io::copy` will not do this for sockets), one write
 /// of its bytes when they are in memory, else a copy through a 256 KiB
 /// buffer. Counts the bytes sent in `sent` as they go, so an error still
 /// tells how far it got; fewer than `len` at `Ok` means the source ended
-/// early.
+/// early. Fails with `TimedOut` once `idle` passes with no byte taken.
 fn send_payload<R: Source>(
-    stream: &mut TcpStream,
+    stream: &TcpStream,
     source: R,
     len: u64,
+    idle: Duration,
     sent: &mut u64,
 ) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if let Some(file) = source.as_file()
-        && sendfile_all(stream, file, len, sent)?
+        && sendfile_all(stream, file, len, idle, sent)?
     {
         return Ok(());
     }
-    let mut out = Counted { stream, sent };
+    let mut out = Counted {
+        stream,
+        sent,
+        idle,
+        progress: Instant::now(),
+    };
     if let Some(bytes) = source.remaining_bytes() {
         let n = bytes.len().min(usize::try_from(len).unwrap_or(usize::MAX));
         return out.write_all(&bytes[..n]);
@@ -655,51 +723,64 @@ fn send_payload<R: Source>(
     io::copy(&mut buffered, &mut out).map(drop)
 }
 
-/// A stream that counts the bytes written through it.
+/// A stream that counts the bytes written through it, each write made
+/// [`patiently`].
 struct Counted<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a TcpStream,
     sent: &'a mut u64,
+    idle: Duration,
+    progress: Instant,
 }
 
 impl Write for Counted<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.stream.write(buf)?;
+        let mut stream = self.stream;
+        let n = patiently(self.idle, &mut self.progress, || stream.write(buf))?;
         *self.sent += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        Ok(())
     }
 }
 
 /// `sendfile(2)` until `len` bytes are sent or the file ends, from the
-/// file's current position, counting them in `sent` (0 at the call). `Ok(false)`
-/// when the file cannot be sent this way (nothing was sent; the caller
-/// copies instead).
+/// file's current position, counting them in `sent` (0 at the call), each
+/// call made [`patiently`] (`TimedOut` once `idle` passes with no byte
+/// taken). `Ok(false)` when the file cannot be sent this way (nothing was
+/// sent; the caller copies instead).
 #[cfg(target_os = "linux")]
 fn sendfile_all(
     stream: &TcpStream,
     file: &std::fs::File,
     len: u64,
+    idle: Duration,
     sent: &mut u64,
 ) -> io::Result<bool> {
     use rustix::io::Errno;
     debug_assert_eq!(*sent, 0);
+    let mut progress = Instant::now();
     while *sent < len {
         let chunk = usize::try_from(len - *sent)
             .unwrap_or(usize::MAX)
             .min(1 << 30);
-        match rustix::fs::sendfile(stream, file, None, chunk) {
+        let result = patiently(idle, &mut progress, || {
+            rustix::fs::sendfile(stream, file, None, chunk).map_err(io::Error::from)
+        });
+        match result {
             Ok(0) => break, // the file is shorter than announced
             Ok(n) => *sent += n as u64,
-            Err(Errno::INTR) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if *sent == 0 => {
+            Err(e)
+                if *sent == 0
+                    && matches!(
+                        Errno::from_io_error(&e),
+                        Some(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
+                    ) =>
+            {
                 return Ok(false);
             }
-            // The socket's write timeout ran out (SO_SNDTIMEO): the peer stopped reading.
-            Err(Errno::AGAIN) => return Err(io::ErrorKind::TimedOut.into()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(true)

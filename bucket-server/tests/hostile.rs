@@ -16,7 +16,7 @@ use bucket_proto::decode::{self, Decoded};
 use bucket_proto::{BucketName, FileName};
 use bucket_server::Config;
 use bucket_store::{Download, FileInfo, FsStore, MemStore, Store, StoreError, Upload};
-use common::{Raw, config, staged_count, start, start_fs, tree, wait_until};
+use common::{Raw, config, loopback_buffering, staged_count, start, start_fs, tree, wait_until};
 
 /// A server over a filesystem store at `root` that takes uploads of at
 /// most `limit` bytes.
@@ -734,22 +734,6 @@ fn a_listing_past_the_limit_waits_until_one_is_built() {
     wait_until("every place is back", || {
         handle.listings_in_progress() == 0 && handle.listings_waiting() == 0
     });
-}
-
-/// The most bytes loopback sockets may hold in flight between one writer
-/// and one reader that reads nothing: the largest send buffer plus the
-/// largest receive buffer Linux may give them (`tcp_wmem`, `tcp_rmem`), or
-/// 16 MiB where they cannot be read.
-fn loopback_buffering() -> usize {
-    let max = |sysctl: &str| {
-        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{sysctl}"))
-            .ok()
-            .and_then(|v| v.split_whitespace().nth(2)?.parse::<usize>().ok())
-    };
-    match (max("tcp_wmem"), max("tcp_rmem")) {
-        (Some(w), Some(r)) => w + r,
-        _ => 16 << 20,
-    }
 }
 
 /// A listing keeps its place until its reply has been written, not just

@@ -312,3 +312,61 @@ fn an_upload_cut_by_the_shutdown_says_so() {
     assert!(line.contains("name=\"slow\""), "{line}");
     assert!(line.contains("cut=cut by shutdown"), "{line}");
 }
+
+/// The `ms=` figure of a log line.
+fn ms_field(line: &str) -> f64 {
+    let rest = line.split(" ms=").nth(1).unwrap();
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// A download whose client stops reading is cut once the idle timeout
+/// has passed with no byte taken, not up to twice that: the socket's write
+/// timeout used to be the whole idle timeout, so a write that moved a
+/// little and then waited returned after one timeout, and the next write
+/// waited a second (audit: 4.04 s for `--idle-timeout 2`).
+fn a_stalled_download_is_cut_after_one_idle_timeout(store: impl Store, name: &str) {
+    capture_logs();
+    let idle = std::time::Duration::from_secs(2);
+    // Twice what the sockets can hold, so that the server is left writing.
+    let size = 2 * loopback_buffering();
+    let bucket = BucketName::new("b").unwrap();
+    let _ = store.create_bucket(&bucket);
+    let mut upload = store
+        .start_upload(&bucket, &FileName::new(name).unwrap(), size as u64)
+        .unwrap();
+    upload.write_all(&vec![b'x'; size]).unwrap();
+    bucket_store::Upload::commit(upload).unwrap();
+    let config = bucket_server::Config {
+        idle_timeout: idle,
+        ..config()
+    };
+    let server = start(config, store);
+    let mut c = Raw::connect(server.local_addr());
+    // And reads nothing: reading would let the kernel grow the receive
+    // window, which takes more bytes for a while after the reads stop.
+    c.send(format!("DOWNLOAD b {name}\n"));
+    wait_until("the cut download's line", || {
+        download_lines(name).len() == 1
+    });
+    let line = &download_lines(name)[0];
+    assert!(line.contains("cut="), "{line}");
+    assert!(bytes_field(line) < size as u64, "{line}");
+    let ms = ms_field(line);
+    let idle_ms = idle.as_secs_f64() * 1e3;
+    assert!(ms >= 0.95 * idle_ms, "cut before the idle timeout: {line}");
+    assert!(ms < 1.6 * idle_ms, "cut too late: {line}");
+}
+
+#[test]
+fn a_stalled_download_from_a_file_is_cut_after_one_idle_timeout() {
+    let root = tempfile::tempdir().unwrap();
+    a_stalled_download_is_cut_after_one_idle_timeout(
+        FsStore::open(root.path()).unwrap(),
+        "stalled-on-disk",
+    );
+}
+
+#[test]
+fn a_stalled_download_from_memory_is_cut_after_one_idle_timeout() {
+    a_stalled_download_is_cut_after_one_idle_timeout(MemStore::new(), "stalled-in-memory");
+}

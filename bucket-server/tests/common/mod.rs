@@ -19,6 +19,22 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The most bytes loopback sockets may hold in flight between one writer
+/// and one reader that reads nothing: the largest send buffer plus the
+/// largest receive buffer Linux may give them (`tcp_wmem`, `tcp_rmem`), or
+/// 16 MiB where they cannot be read.
+pub fn loopback_buffering() -> usize {
+    let max = |sysctl: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{sysctl}"))
+            .ok()
+            .and_then(|v| v.split_whitespace().nth(2)?.parse::<usize>().ok())
+    };
+    match (max("tcp_wmem"), max("tcp_rmem")) {
+        (Some(w), Some(r)) => w + r,
+        _ => 16 << 20,
+    }
+}
+
 /// How many files an `FsStore` rooted at `root` has staged: its uploads in
 /// progress (or cut off).
 pub fn staged_count(root: &Path) -> usize {
