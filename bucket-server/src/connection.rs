@@ -862,7 +862,7 @@ fn answer<S: Store>(
                 Step::Reply(failed(&e))
             }
         },
-        Request::Download { bucket, name } => match store.open(bucket, name) {
+        Request::Download { bucket, name } => match store.open_file(bucket, name) {
             Ok(d) => Step::Download(d.reader, d.len),
             Err(e) => Step::Reply(failed(&e)),
         },

@@ -221,12 +221,12 @@ impl Store for FailingStore {
             aborted: Arc::clone(&self.aborted),
         })
     }
-    fn open(
+    fn open_file(
         &self,
         b: &BucketName<'_>,
         n: &FileName<'_>,
     ) -> Result<Download<Self::Reader>, StoreError> {
-        self.inner.open(b, n)
+        self.inner.open_file(b, n)
     }
     fn delete_file(&self, b: &BucketName<'_>, n: &FileName<'_>) -> Result<(), StoreError> {
         self.inner.delete_file(b, n)
@@ -271,7 +271,7 @@ fn a_back_end_failing_mid_write_or_at_commit_gives_fubf_io_and_no_file() {
         );
         let big = BucketName::new("b").unwrap();
         assert!(matches!(
-            store.inner.open(&big, &FileName::new("big").unwrap()),
+            store.inner.open_file(&big, &FileName::new("big").unwrap()),
             Err(StoreError::NoSuchFile)
         ));
     }

@@ -154,7 +154,7 @@ impl Store for ReadOnlyStore {
     ) -> Result<Self::Upload, StoreError> {
         Err(erofs())
     }
-    fn open(
+    fn open_file(
         &self,
         _: &BucketName<'_>,
         _: &FileName<'_>,

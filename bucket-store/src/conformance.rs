@@ -116,12 +116,12 @@ pub fn put<S: Store>(
 /// Reads `bucket/name` whole, checking the announced length.
 ///
 /// # Errors
-/// The store's error from `open` or a read.
+/// The store's error from `open_file` or a read.
 ///
 /// # Panics
-/// If the bytes read differ in number from the length `open` announced.
+/// If the bytes read differ in number from the length `open_file` announced.
 pub fn read<S: Store>(store: &S, bucket_name: &str, name: &str) -> Result<Vec<u8>, StoreError> {
-    let mut download = store.open(&bucket(bucket_name), &file(name))?;
+    let mut download = store.open_file(&bucket(bucket_name), &file(name))?;
     let mut bytes = Vec::new();
     download.reader.read_to_end(&mut bytes)?;
     assert_eq!(bytes.len() as u64, download.len, "len announced at open");
@@ -225,14 +225,16 @@ pub fn upload_commit_list_open<S: Store>(store: S) {
     }
 
     let download = store
-        .open(&bucket("photos"), &file("cat 1.png"))
+        .open_file(&bucket("photos"), &file("cat 1.png"))
         .expect("open");
     assert_eq!(download.len, 13);
     assert_eq!(
         read(&store, "photos", "cat 1.png").expect("read"),
         b"hello, world\n"
     );
-    let empty = store.open(&bucket("photos"), &file("empty")).expect("open");
+    let empty = store
+        .open_file(&bucket("photos"), &file("empty"))
+        .expect("open");
     assert_eq!(empty.len, 0);
     assert_eq!(read(&store, "photos", "empty").expect("read"), b"");
 }
@@ -274,7 +276,7 @@ pub fn upload_invisible_until_commit<S: Store>(store: S) {
     );
     assert_eq!(files[0].size, 9, "the old size is listed until commit");
     assert!(matches!(
-        store.open(&bucket("b"), &file("new")),
+        store.open_file(&bucket("b"), &file("new")),
         Err(StoreError::NoSuchFile)
     ));
     assert_eq!(read(&store, "b", "old").expect("read"), b"version 1");
@@ -325,7 +327,7 @@ pub fn abort_leaves_nothing<S: Store>(store: S) {
     let files = store.list_files(&bucket("b")).expect("list");
     assert_eq!(file_names(&files), ["keep"]);
     assert!(matches!(
-        store.open(&bucket("b"), &file("gone")),
+        store.open_file(&bucket("b"), &file("gone")),
         Err(StoreError::NoSuchFile)
     ));
     // Nothing hides in the bucket either: once its one file is gone it can
@@ -389,10 +391,10 @@ pub fn reader_keeps_old_content_across_replace_and_delete<S: Store>(store: S) {
     let new = pattern(3, 123_457);
     put(&store, "b", "f", &old).expect("put old");
 
-    let mut first = store.open(&bucket("b"), &file("f")).expect("open");
+    let mut first = store.open_file(&bucket("b"), &file("f")).expect("open");
     let mut head = vec![0; 1000];
     first.reader.read_exact(&mut head).expect("read head");
-    let untouched = store.open(&bucket("b"), &file("f")).expect("open");
+    let untouched = store.open_file(&bucket("b"), &file("f")).expect("open");
 
     put(&store, "b", "f", &new).expect("replace");
     let mut rest = Vec::new();
@@ -414,7 +416,7 @@ pub fn reader_keeps_old_content_across_replace_and_delete<S: Store>(store: S) {
         "a reader opened before a delete reads to the end"
     );
     assert!(matches!(
-        store.open(&bucket("b"), &file("f")),
+        store.open_file(&bucket("b"), &file("f")),
         Err(StoreError::NoSuchFile)
     ));
 }
@@ -433,7 +435,7 @@ pub fn missing_bucket_errors<S: Store>(store: S) {
         Err(StoreError::NoSuchBucket)
     ));
     assert!(matches!(
-        err(store.open(&nope, &f)),
+        err(store.open_file(&nope, &f)),
         StoreError::NoSuchBucket
     ));
     assert!(matches!(
@@ -459,7 +461,7 @@ pub fn delete_file_errors<S: Store>(store: S) {
     put(&store, "b", "g", b"y").expect("put");
     store.delete_file(&bucket("b"), &file("f")).expect("delete");
     assert!(matches!(
-        err(store.open(&bucket("b"), &file("f"))),
+        err(store.open_file(&bucket("b"), &file("f"))),
         StoreError::NoSuchFile
     ));
     assert!(matches!(
@@ -503,7 +505,7 @@ pub fn errors_carry_protocol_reasons<S: Store>(store: S) {
             Reason::NoSuchBucket,
         ),
         (
-            err(store.open(&bucket("b"), &file("g"))),
+            err(store.open_file(&bucket("b"), &file("g"))),
             Reason::NoSuchFile,
         ),
     ];
@@ -546,7 +548,7 @@ pub fn concurrent_uploads_to_one_name<S: Store>(store: S) {
             start.wait();
             let mut seen = 0;
             while done.load(Ordering::SeqCst) < WRITERS || seen == 0 {
-                match store.open(&bucket("race"), &file("same")) {
+                match store.open_file(&bucket("race"), &file("same")) {
                     Ok(Download { mut reader, len }) => {
                         let mut bytes = Vec::new();
                         reader.read_to_end(&mut bytes).expect("read");
@@ -631,7 +633,9 @@ pub fn large_streaming_upload<S: Store>(store: S) {
 
     let files = store.list_files(&bucket("big")).expect("list");
     assert_eq!(files[0].size, LEN as u64);
-    let Download { mut reader, len } = store.open(&bucket("big"), &file("blob.bin")).expect("open");
+    let Download { mut reader, len } = store
+        .open_file(&bucket("big"), &file("blob.bin"))
+        .expect("open");
     assert_eq!(len, LEN as u64);
     let mut back = Vec::with_capacity(LEN);
     let copied = std::io::copy(&mut reader, &mut back).expect("copy");

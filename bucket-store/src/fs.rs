@@ -570,7 +570,7 @@ impl Store for FsStore {
         })
     }
 
-    fn open(
+    fn open_file(
         &self,
         bucket: &BucketName<'_>,
         name: &FileName<'_>,

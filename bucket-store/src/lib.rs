@@ -36,7 +36,7 @@
 //!    Optionally, offer a buffer of your own with [`Upload::receive_buffer`]
 //!    so a server can read the payload straight into it (FsStore does, for
 //!    its direct-I/O blocks).
-//! 5. Implement `open` so a reader sees one whole version of the file with its
+//! 5. Implement `open_file` so a reader sees one whole version of the file with its
 //!    length fixed at open time, even if the file is replaced while it reads.
 //! 6. Map every other failure to [`StoreError::Io`], keeping the OS error.
 //!    `?` on an `io::Error` does that for *every* error (the blanket
@@ -89,7 +89,7 @@ pub use mem::{MemBytes, MemReader, MemStore, MemUpload};
 /// directory handles, file descriptors, partial writes into existing files or
 /// symlinks in the contract.
 pub trait Store: Send + Sync + 'static {
-    /// What [`Store::open`] hands out to stream a file's bytes from.
+    /// What [`Store::open_file`] hands out to stream a file's bytes from.
     /// [`FsStore`] uses `std::fs::File`, concrete so that `std::io::copy` to a
     /// `TcpStream` can use `sendfile`/`splice`.
     type Reader: Source;
@@ -152,7 +152,7 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; [`StoreError::NoSuchFile`];
     /// [`StoreError::BadName`]; [`StoreError::Io`].
-    fn open(
+    fn open_file(
         &self,
         bucket: &BucketName<'_>,
         name: &FileName<'_>,
@@ -167,7 +167,7 @@ pub trait Store: Send + Sync + 'static {
     fn delete_file(&self, bucket: &BucketName<'_>, name: &FileName<'_>) -> Result<(), StoreError>;
 }
 
-/// An open file, from [`Store::open`]: the reply `900 FDBS <len>` followed by
+/// An open file, from [`Store::open_file`]: the reply `900 FDBS <len>` followed by
 /// the bytes of `reader`.
 #[derive(Debug)]
 pub struct Download<R> {

@@ -56,7 +56,7 @@ impl From<Vec<u8>> for MemBytes {
     }
 }
 
-/// What [`MemStore::open`] hands out: a cursor over the file's shared
+/// What [`MemStore::open_file`] hands out: a cursor over the file's shared
 /// contents. A replace or delete after `open` does not affect it.
 pub type MemReader = Cursor<MemBytes>;
 
@@ -174,7 +174,7 @@ impl Store for MemStore {
         })
     }
 
-    fn open(
+    fn open_file(
         &self,
         bucket: &BucketName<'_>,
         name: &FileName<'_>,

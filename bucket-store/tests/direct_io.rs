@@ -257,7 +257,7 @@ fn two_uploads_the_first_committed(
 fn only_the_first_is_left(store: &FsStore, first: &[u8]) {
     assert!(read(store, "b", "first").unwrap() == first);
     assert!(matches!(
-        store.open(&bucket("b"), &file("second")),
+        store.open_file(&bucket("b"), &file("second")),
         Err(StoreError::NoSuchFile)
     ));
     assert!(staging_is_empty(store));

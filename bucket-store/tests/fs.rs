@@ -410,7 +410,7 @@ fn only_regular_files_with_valid_names_are_listed() {
     let files = store.list_files(&bucket("b")).expect("list");
     assert_eq!(file_names(&files), [".hidden", "normal"]);
     assert!(matches!(
-        err(store.open(&bucket("b"), &file("sub"))),
+        err(store.open_file(&bucket("b"), &file("sub"))),
         StoreError::NoSuchFile
     ));
     assert!(matches!(
@@ -444,11 +444,11 @@ fn symlinks_are_not_followed() {
     symlink(outside.path(), dir.path().join("b").join("dirlink")).expect("symlink dir");
     assert!(store.list_files(&bucket("b")).expect("list").is_empty());
     assert!(matches!(
-        err(store.open(&bucket("b"), &file("link"))),
+        err(store.open_file(&bucket("b"), &file("link"))),
         StoreError::NoSuchFile
     ));
     assert!(matches!(
-        err(store.open(&bucket("b"), &file("dirlink"))),
+        err(store.open_file(&bucket("b"), &file("dirlink"))),
         StoreError::NoSuchFile
     ));
     assert!(matches!(
@@ -470,7 +470,7 @@ fn symlinks_are_not_followed() {
         Err(StoreError::NoSuchBucket)
     ));
     assert!(matches!(
-        err(store.open(&bucket("evil"), &file("secret"))),
+        err(store.open_file(&bucket("evil"), &file("secret"))),
         StoreError::NoSuchBucket
     ));
     assert!(matches!(

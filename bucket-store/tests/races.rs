@@ -59,7 +59,7 @@ fn a_bucket_swapped_for_a_symlink_never_serves_or_lists_what_is_outside() {
     let (mut served, mut listed) = (0, 0);
     let deadline = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < deadline {
-        match store.open(&bucket("b"), &file("secret")) {
+        match store.open_file(&bucket("b"), &file("secret")) {
             Ok(mut download) => {
                 let mut bytes = Vec::new();
                 download.reader.read_to_end(&mut bytes).unwrap();
@@ -115,7 +115,7 @@ fn a_file_swapped_for_a_fifo_never_blocks_a_download() {
         thread::spawn(move || {
             let mut served = 0;
             for _ in 0..OPENS {
-                match store.open(&bucket("b"), &file("f")) {
+                match store.open_file(&bucket("b"), &file("f")) {
                     Ok(download) => {
                         assert_eq!(download.len, 1);
                         served += 1;

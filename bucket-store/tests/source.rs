@@ -20,7 +20,7 @@ fn fs_readers_offer_their_file_positioned_where_reading_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsStore::open(dir.path()).unwrap();
     let (b, f) = put(&store);
-    let mut d = store.open(&b, &f).unwrap();
+    let mut d = store.open_file(&b, &f).unwrap();
     assert!(d.reader.remaining_bytes().is_none());
     let mut first = [0u8; 4];
     d.reader.read_exact(&mut first).unwrap();
@@ -34,7 +34,7 @@ fn fs_readers_offer_their_file_positioned_where_reading_goes_on() {
 fn mem_readers_offer_the_bytes_not_yet_read() {
     let store = MemStore::new();
     let (b, f) = put(&store);
-    let mut d = store.open(&b, &f).unwrap();
+    let mut d = store.open_file(&b, &f).unwrap();
     assert!(d.reader.as_file().is_none());
     assert_eq!(d.reader.remaining_bytes().unwrap(), b"0123456789");
     let mut first = [0u8; 4];

@@ -59,12 +59,12 @@ mod the_checks_catch_a_flawed_back_end {
         ) -> Result<Self::Upload, StoreError> {
             self.inner.start_upload(bucket, name, size)
         }
-        fn open(
+        fn open_file(
             &self,
             bucket: &BucketName<'_>,
             name: &FileName<'_>,
         ) -> Result<Download<Self::Reader>, StoreError> {
-            self.inner.open(bucket, name)
+            self.inner.open_file(bucket, name)
         }
         fn delete_file(
             &self,
