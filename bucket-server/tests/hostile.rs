@@ -671,12 +671,12 @@ fn pipelined_lists_nobody_reads_stop_at_the_socket_not_in_memory() {
 
 // ---- Config::max_concurrent_listings: listings built or unsent at once
 
-/// A store with the one file `b/f`, its listings held at a gate, and a
-/// server over it that builds one listing at a time; the gate opens when
-/// the returned guard drops (after the server's, so before it).
+/// A store with the one file `b/f`, its listings held at a gate, a server
+/// over it that builds one listing at a time, and a client whose
+/// `LIST_F b` is being built, holding the only place, at the gate.
 fn one_listing_at_a_time(
     grace: Duration,
-) -> (FailingStore, bucket_server::RunningServer, Arc<Gate>) {
+) -> (FailingStore, bucket_server::RunningServer, Arc<Gate>, Raw) {
     let gate = Arc::new(Gate::default());
     let store = FailingStore {
         list_gate: Some(Arc::clone(&gate)),
@@ -696,7 +696,12 @@ fn one_listing_at_a_time(
         ..config()
     };
     let server = start(config, store.clone());
-    (store, server, gate)
+    let mut first = Raw::connect(server.local_addr());
+    first.send("LIST_F b\n");
+    wait_until("the first listing is being built", || {
+        store.listed.load(Ordering::SeqCst) == 1
+    });
+    (store, server, gate, first)
 }
 
 /// With room for one listing, a second `LIST_F` waits, unbuilt, while the
@@ -705,14 +710,10 @@ fn one_listing_at_a_time(
 /// 200,000-file bucket and hanging up took the server to 3.5 GB.
 #[test]
 fn a_listing_past_the_limit_waits_until_one_is_built() {
-    let (store, server, gate) = one_listing_at_a_time(Duration::from_secs(5));
+    let (store, server, gate, mut a) = one_listing_at_a_time(Duration::from_secs(5));
+    // Opens the gate if the test fails, before the server is dropped.
     let _open = OpenOnDrop(Arc::clone(&gate));
     let handle = server.handle();
-    let mut a = Raw::connect(server.local_addr());
-    a.send("LIST_F b\n");
-    wait_until("the first listing is being built", || {
-        store.listed.load(Ordering::SeqCst) == 1
-    });
     assert_eq!(handle.listings_in_progress(), 1);
     let mut b = Raw::connect(server.local_addr());
     b.send("LIST_F b\nLIST_B\n");
@@ -788,14 +789,10 @@ fn a_listing_keeps_its_place_until_its_reply_is_written() {
 /// (its store call is stuck).
 #[test]
 fn a_listing_waiting_for_a_place_does_not_hold_up_shutdown() {
-    let (store, server, gate) = one_listing_at_a_time(Duration::from_millis(200));
+    let (_store, server, gate, a) = one_listing_at_a_time(Duration::from_millis(200));
+    // Opens the gate if the test fails, before the server is dropped.
     let _open = OpenOnDrop(Arc::clone(&gate));
     let handle = server.handle();
-    let mut a = Raw::connect(server.local_addr());
-    a.send("LIST_F b\n");
-    wait_until("the first listing is being built", || {
-        store.listed.load(Ordering::SeqCst) == 1
-    });
     let mut b = Raw::connect(server.local_addr());
     b.send("LIST_F\n");
     wait_until("the second listing waits for a place", || {
