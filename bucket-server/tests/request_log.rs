@@ -232,10 +232,13 @@ fn an_upload_into_a_bucket_deleted_meanwhile_is_no_warning() {
     assert!(commit[0].contains("name=\"late\""), "{}", commit[0]);
 }
 
-/// The request lines logged for `UPLOAD`s from the client socket `c`.
-fn upload_lines(c: &Raw) -> Vec<String> {
+/// The request line logged for the one `UPLOAD` from the client socket
+/// `c`, once it has been written (`what` names it if it never is).
+fn upload_line(c: &Raw, what: &str) -> String {
     let peer = format!("peer={}", c.writer.local_addr().unwrap());
-    lines_with(&[&peer, "verb=UPLOAD"])
+    let lines = || lines_with(&[&peer, "verb=UPLOAD"]);
+    wait_until(what, || lines().len() == 1);
+    lines().remove(0)
 }
 
 /// An upload cut off mid-payload has its request line, as a cut download
@@ -251,8 +254,7 @@ fn an_upload_the_peer_cuts_short_is_logged_with_its_bytes() {
     c.expect("300 BCS");
     c.writer.shutdown(Shutdown::Write).unwrap();
     assert!(c.closed());
-    wait_until("the upload's line", || upload_lines(&c).len() == 1);
-    let line = &upload_lines(&c)[0];
+    let line = &upload_line(&c, "the upload's line");
     assert!(line.contains("name=\"half\""), "{line}");
     assert_eq!(bytes_field(line), 5000, "{line}");
     assert!(line.contains("cut=peer closed mid-payload"), "{line}");
@@ -273,8 +275,7 @@ fn a_refused_upload_is_logged_when_its_reply_goes_out() {
     c.send("HELLO\n");
     c.expect_prefix("701 FUBF NO_SUCH_BUCKET");
     c.expect_prefix("100 OK");
-    wait_until("the refused upload's line", || upload_lines(&c).len() == 1);
-    let line = &upload_lines(&c)[0];
+    let line = &upload_line(&c, "the refused upload's line");
     assert!(line.contains("code=701"), "{line}");
     assert_eq!(bytes_field(line), 10000, "{line}");
     assert!(!line.contains("cut="), "{line}");
@@ -284,10 +285,7 @@ fn a_refused_upload_is_logged_when_its_reply_goes_out() {
     d.send(vec![b'x'; 5000]);
     d.writer.shutdown(Shutdown::Write).unwrap();
     assert!(d.closed());
-    wait_until("the cut refused upload's line", || {
-        upload_lines(&d).len() == 1
-    });
-    let line = &upload_lines(&d)[0];
+    let line = &upload_line(&d, "the cut refused upload's line");
     assert_eq!(bytes_field(line), 5000, "{line}");
     assert!(line.contains("cut=peer closed mid-payload"), "{line}");
 }
@@ -307,8 +305,7 @@ fn an_upload_cut_by_the_shutdown_says_so() {
     c.expect("300 BCS");
     wait_until("the upload is staged", || staged_count(root.path()) == 1);
     server.handle().shutdown();
-    wait_until("the upload's line", || upload_lines(&c).len() == 1);
-    let line = &upload_lines(&c)[0];
+    let line = &upload_line(&c, "the upload's line");
     assert!(line.contains("name=\"slow\""), "{line}");
     assert!(line.contains("cut=cut by shutdown"), "{line}");
 }
