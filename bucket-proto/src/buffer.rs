@@ -100,8 +100,20 @@ pub(crate) fn payload_piece(avail: usize, remaining: u64) -> usize {
     avail.min(usize::try_from(remaining).unwrap_or(usize::MAX))
 }
 
+/// The most transmit-buffer capacity, in bytes, a session keeps between
+/// [`drain_into`] calls (1 MiB). Replies are small except listings, which
+/// can be tens of megabytes; a session that kept a large listing's buffer
+/// would hold it for as long as its connection stays open. Below this, a
+/// warm session answering batches of pipelined requests reuses its buffer
+/// and allocates nothing (`tests/no_alloc.rs`: a batch of 1000 replies is
+/// a few hundred KiB).
+pub(crate) const TX_KEEP: usize = 1024 * 1024;
+
 /// Moves every byte of a session's transmit buffer `tx` to the end of
 /// `out`, returning how many: a swap, not a copy, when `out` is empty.
+/// Afterwards `tx` is empty and has at most [`TX_KEEP`] bytes of capacity
+/// (a larger buffer, whether `tx`'s own or the one the swap brought from
+/// `out`, is freed).
 pub(crate) fn drain_into(tx: &mut Vec<u8>, out: &mut Vec<u8>) -> usize {
     let n = tx.len();
     if out.is_empty() {
@@ -109,12 +121,48 @@ pub(crate) fn drain_into(tx: &mut Vec<u8>, out: &mut Vec<u8>) -> usize {
     } else {
         out.append(tx);
     }
+    if tx.capacity() > TX_KEEP {
+        *tx = Vec::new();
+    }
     n
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A large reply's buffer does not stay with the session: swapped out
+    /// when `out` is empty, freed when it is appended to a non-empty `out`;
+    /// and a large, empty `out` swapped in is not kept either. Small
+    /// buffers are kept for reuse.
+    #[test]
+    fn drain_keeps_no_large_transmit_buffer() {
+        let big = 4 * TX_KEEP;
+
+        // Appended to pending output: the bytes move, the capacity goes.
+        let mut tx = vec![7u8; big];
+        let mut out = b"100 OK\n".to_vec();
+        assert_eq!(drain_into(&mut tx, &mut out), big);
+        assert_eq!(out.len(), 7 + big);
+        assert_eq!(&out[..7], b"100 OK\n");
+        assert!(tx.is_empty());
+        assert!(tx.capacity() <= TX_KEEP, "kept {} bytes", tx.capacity());
+
+        // Swapped into an empty `out` that had grown large before.
+        let mut tx = b"200 BYE\n".to_vec();
+        let mut out = Vec::with_capacity(big);
+        assert_eq!(drain_into(&mut tx, &mut out), 8);
+        assert_eq!(out, b"200 BYE\n");
+        assert!(tx.is_empty());
+        assert!(tx.capacity() <= TX_KEEP, "kept {} bytes", tx.capacity());
+
+        // A small buffer is kept, so steady small replies do not allocate.
+        let mut tx = Vec::with_capacity(1024);
+        tx.extend_from_slice(b"300 BCS\n");
+        let mut out = b"x".to_vec();
+        drain_into(&mut tx, &mut out);
+        assert!(tx.capacity() >= 1024);
+    }
 
     #[test]
     fn extend_consume_and_reuse() {
