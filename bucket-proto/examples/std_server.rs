@@ -1,15 +1,17 @@
 //! A whole BKT/1 server: `bucket-proto` on std's blocking sockets, one
-//! thread per connection, files kept in memory.
+//! thread per connection, files kept in memory (each upload at most
+//! 16 MiB: `MAX_UPLOAD_SIZE`).
 //!
 //! ```sh
 //! cargo run -p bucket-proto --example std_server            # 127.0.0.1:4567
 //! cargo run -p bucket-proto --example std_server -- 127.0.0.1:0
 //! ```
 //!
-//! It shows the loop every embedding of [`ServerSession`] runs: read bytes
-//! into the session, answer each event, write out what `poll_transmit`
-//! gives (at least every 64 KiB of replies, so a client that reads nothing
-//! cannot make the server hold every reply), until the session closes. The
+//! It shows the loop every embedding of
+//! [`ServerSession`](bucket_proto::ServerSession) runs: read bytes into the
+//! session, answer each event, write out what `poll_transmit` gives (at
+//! least every 64 KiB of replies, so a client that reads nothing cannot
+//! make the server hold every reply), until the session closes. The
 //! session itself answers malformed lines, dialogues and bad names; the
 //! application answers only valid requests, in `shared/memory.rs`, which has
 //! no I/O: `tokio_server.rs` runs the same answers on tokio. `bucket-server`
@@ -19,12 +21,10 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use bucket_proto::ServerSession;
-
 #[path = "shared/memory.rs"]
 mod memory;
 
-pub use memory::{Answerer, Files, Next};
+pub use memory::{Answerer, Files, MAX_UPLOAD_SIZE, Next};
 
 /// What this server calls itself in `100 OK`.
 const SERVER: &str = "std_server-example/0.1";
@@ -57,7 +57,7 @@ pub fn serve(listener: TcpListener, files: Files) -> io::Result<()> {
 /// Runs one connection until the session closes or the socket fails.
 fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut session = ServerSession::default();
+    let mut session = memory::new_session();
     let mut answerer = Answerer::new(files, SERVER);
     let mut out = Vec::new();
     loop {

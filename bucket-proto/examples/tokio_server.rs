@@ -1,32 +1,33 @@
 //! A whole BKT/1 server on tokio: `bucket-proto` with one task per
-//! connection, files kept in memory. The async counterpart of
-//! `std_server.rs`, with the same answers (`shared/memory.rs`, which has no
-//! I/O): only the read/write loop differs.
+//! connection, files kept in memory (each upload at most 16 MiB:
+//! `MAX_UPLOAD_SIZE`). The async counterpart of `std_server.rs`, with the
+//! same answers (`shared/memory.rs`, which has no I/O): only the read/write
+//! loop differs.
 //!
 //! ```sh
 //! cargo run -p bucket-proto --example tokio_server            # 127.0.0.1:4567
 //! cargo run -p bucket-proto --example tokio_server -- 127.0.0.1:0
 //! ```
 //!
-//! The loop is the one every embedding of [`ServerSession`] runs, with
-//! `.await` at the two points that wait: answer the events the bytes
-//! received so far hold (no I/O, so nothing borrowed from the session lives
-//! across an `.await`), write out what `poll_transmit` gives (at least every
-//! 64 KiB of replies) and a download's payload, then read more straight
-//! into the session's buffer.
+//! The loop is the one every embedding of
+//! [`ServerSession`](bucket_proto::ServerSession) runs, with `.await` at the
+//! two points that wait: answer the events the bytes received so far hold
+//! (no I/O, so nothing borrowed from the session lives across an `.await`),
+//! write out what `poll_transmit` gives (at least every 64 KiB of replies)
+//! and a download's payload, then read more straight into the session's
+//! buffer.
 //! Any client works against it: `tokio_client`, `std_client`,
 //! `bucket-client`.
 
 use std::io;
 
-use bucket_proto::ServerSession;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[path = "shared/memory.rs"]
 mod memory;
 
-pub use memory::{Answerer, Files, Next};
+pub use memory::{Answerer, Files, MAX_UPLOAD_SIZE, Next};
 
 /// What this server calls itself in `100 OK`.
 const SERVER: &str = "tokio_server-example/0.1";
@@ -59,7 +60,7 @@ pub async fn serve(listener: TcpListener, files: Files) -> io::Result<()> {
 /// Runs one connection until the session closes or the socket fails.
 async fn connection(mut stream: TcpStream, files: Files) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut session = ServerSession::default();
+    let mut session = memory::new_session();
     let mut answerer = Answerer::new(files, SERVER);
     let mut out = Vec::new();
     loop {

@@ -210,6 +210,41 @@ async fn bad_input_dialogues_and_failures(addr: SocketAddr) {
     );
 }
 
+/// Both servers keep files in memory, so both refuse an upload over
+/// `MAX_UPLOAD_SIZE` from its line, before any payload is read, and close;
+/// one at the limit is stored.
+#[tokio::test]
+async fn both_servers_refuse_an_upload_over_their_limit_from_its_line() {
+    assert_eq!(std_server::MAX_UPLOAD_SIZE, tokio_server::MAX_UPLOAD_SIZE);
+    let max = std_server::MAX_UPLOAD_SIZE;
+    for addr in [start_tokio_server().await, start_std_server()] {
+        // Over by one byte: refused, and nothing after the line is read.
+        let over = format!("CREATE_B b\nUPLOAD b big {}\nHELLO\n", max + 1);
+        let replies = String::from_utf8(exchange(addr, over.as_bytes()).await).unwrap();
+        let refusal = replies
+            .strip_prefix("300 BCS\n701 FUBF TOO_LARGE ")
+            .unwrap_or_else(|| {
+                panic!("not refused as too large: {replies:?}");
+            });
+        assert!(refusal.contains(&max.to_string()), "{refusal:?}");
+        assert_eq!(
+            refusal.lines().count(),
+            1,
+            "the session closed: {replies:?}"
+        );
+
+        // At the limit: stored, with every byte.
+        let mut at = format!("UPLOAD b full {max}\n").into_bytes();
+        at.resize(at.len() + usize::try_from(max).unwrap(), b'x');
+        at.extend_from_slice(b"LIST_F b\nQUIT\n");
+        let replies = String::from_utf8(exchange(addr, &at).await).unwrap();
+        assert_eq!(
+            replies,
+            format!("700 FUBS\n800 LFS 1\nb full {max}\n200 BYE\n")
+        );
+    }
+}
+
 /// One line at a time, each reply read before the next line is written: a
 /// refused line is answered and the connection goes on, until a line after
 /// which the stream cannot be told apart from payload closes it.

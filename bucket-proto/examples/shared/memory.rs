@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use bucket_proto::{
-    BucketName, FileEntry, FileName, Reason, Reply, Request, SendError, ServerEvent, ServerSession,
-    Verb, help,
+    BucketName, FileEntry, FileName, Reason, Reply, Request, SendError, ServerConfig, ServerEvent,
+    ServerSession, Verb, help,
 };
 
 /// Every bucket and its files (name → contents), shared by the connections.
@@ -21,6 +21,19 @@ pub type Files =
 /// Bytes of replies a connection lets pile up before it writes them out
 /// ([`ServerSession::transmit_len`]).
 pub const OUT_BATCH: usize = 64 * 1024;
+
+/// The largest upload the example servers take, in bytes (16 MiB). Files
+/// live in memory, so without a limit one `UPLOAD` could take all of it; a
+/// larger `size` is answered `701 FUBF TOO_LARGE` by the session itself,
+/// before any payload is read (PROTOCOL.md § Upload payload). The total
+/// over all files is not bounded: that is a real server's job.
+pub const MAX_UPLOAD_SIZE: u64 = 16 * 1024 * 1024;
+
+/// A session for one connection of an example server, with
+/// [`MAX_UPLOAD_SIZE`] as its upload limit.
+pub fn new_session() -> ServerSession {
+    ServerSession::new(ServerConfig::default().with_max_upload_size(Some(MAX_UPLOAD_SIZE)))
+}
 
 /// What a connection loop does after [`Answerer::answer_events`]. In every
 /// case it first writes out what `poll_transmit` gives.
