@@ -134,8 +134,8 @@ enum Command {
         /// saves NAME in it; `-`, or standard output's own file
         /// (`/dev/stdout`), writes standard output, the bytes only. A file
         /// replaced keeps its mode; one you may not write (read-only,
-        /// another user's) is refused, as `cp` refuses it, before anything
-        /// is downloaded. A symlink's target is created or replaced, the
+        /// another user's) is refused, as `cp` refuses it, before the
+        /// server is contacted. A symlink's target is created or replaced, the
         /// link stays. Nothing is left behind when the download fails.
         local: Option<PathBuf>,
     },
@@ -271,6 +271,9 @@ fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<()
             local,
         } => {
             let dest = cli::Destination::new(local.as_deref(), &name);
+            // A destination that cannot be used fails before the network
+            // is touched, as a usage error or a local file's error.
+            ops::check_destination(&dest)?;
             with_client(target, |c| ops::download(c, &bucket, &name, &dest, out))
         }
         Command::DeleteFile { bucket, name } => {

@@ -1775,8 +1775,9 @@ fn a_download_over_a_file_keeps_its_mode() {
     assert_eq!(mode, 0o750, "{mode:o}");
 }
 
-/// A server that records every request line it reads, on any number of
-/// connections: `DOWNLOAD` gets the 5 bytes `hello`, `QUIT` `200 BYE`.
+/// A server that records every connection it accepts (as `(connected)`)
+/// and every request line it reads, on any number of connections:
+/// `DOWNLOAD` gets the 5 bytes `hello`, `QUIT` `200 BYE`.
 fn recording_server() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1786,6 +1787,7 @@ fn recording_server() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
+            record.lock().unwrap().push("(connected)".to_owned());
             let record = record.clone();
             thread::spawn(move || {
                 let mut writer = stream.try_clone().unwrap();
@@ -1811,7 +1813,7 @@ fn recording_server() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String
 /// rename would (it needs only the folder's write permission): a
 /// read-only file of one's own, another user's file in a folder everyone
 /// may write. It is refused like `cp` refuses it, naming the file, before
-/// `DOWNLOAD` is sent, and nothing is left behind; a file the user may
+/// the program connects, and nothing is left behind; a file the user may
 /// write is replaced. Root may write any file, so run as root, the test
 /// runs the program as `nobody` (uid 65534), from a copy it can execute.
 #[cfg(unix)]
@@ -1888,7 +1890,7 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
                 path.display()
             )
         );
-        assert_eq!(sent, ["QUIT"], "{}", path.display());
+        assert!(sent.is_empty(), "{}: {sent:?}", path.display());
         assert_eq!(std::fs::read(path).unwrap(), b"keep me");
         let meta = std::fs::metadata(path).unwrap();
         assert_eq!(meta.permissions().mode(), mode);
@@ -1901,7 +1903,7 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
     set_mode(&writable, 0o666);
     let (out, sent) = download(&writable);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(sent, ["DOWNLOAD photos cat.png", "QUIT"]);
+    assert_eq!(sent, ["(connected)", "DOWNLOAD photos cat.png", "QUIT"]);
     assert_eq!(std::fs::read(&writable).unwrap(), b"hello");
     assert_no_part_files(dir.path());
 }
@@ -1909,13 +1911,18 @@ fn a_download_refuses_to_replace_a_file_the_user_may_not_write() {
 /// A destination the final rename could only fail on (an empty path, a
 /// folder that does not exist written with a trailing `/`, a file written
 /// as a folder) is refused before `DOWNLOAD` is sent, in the program and in
-/// a scripted shell: before, the whole file was downloaded first.
+/// a scripted shell: before, the whole file was downloaded first. The
+/// program refuses it before it connects at all.
 #[test]
 fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
-    let (addr, requests) = recording_server();
+    // One server for the program's runs, which must not connect, and one
+    // for the shell's, which connects at its start (a shell's lines may be
+    // recorded after it has ended).
+    let (program_addr, requests) = recording_server();
+    let (shell_addr, shell_requests) = recording_server();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("plain"), b"a file").unwrap();
-    let cli = || {
+    let cli = |addr: SocketAddr| {
         let mut cmd = Command::cargo_bin("bucket-client").unwrap();
         cmd.args(["-s", &addr.to_string()])
             .env_remove("RUST_LOG")
@@ -1936,7 +1943,7 @@ fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
         ),
     ];
     for (local, status, message) in cases {
-        let out = cli()
+        let out = cli(program_addr)
             .args(["download", "photos", "cat.png", local])
             .output()
             .unwrap();
@@ -1952,7 +1959,9 @@ fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
         } else {
             assert_eq!(stderr_of(&out), message, "{local:?}");
         }
-        let out = cli()
+        let sent = std::mem::take(&mut *requests.lock().unwrap());
+        assert!(sent.is_empty(), "{local:?} connected: {sent:?}");
+        let out = cli(shell_addr)
             .write_stdin(format!("download photos cat.png '{local}'\n"))
             .output()
             .unwrap();
@@ -1968,7 +1977,7 @@ fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
             stderr_of(&out)
         );
     }
-    let sent = requests.lock().unwrap().clone();
+    let sent = shell_requests.lock().unwrap().clone();
     assert!(
         sent.iter().all(|line| !line.starts_with("DOWNLOAD")),
         "{sent:?}"
@@ -1976,7 +1985,7 @@ fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
     assert_eq!(std::fs::read(dir.path().join("plain")).unwrap(), b"a file");
     assert_no_part_files(dir.path());
     // The same server answers a download to a path that can be a file.
-    let out = cli()
+    let out = cli(program_addr)
         .args(["download", "photos", "cat.png", "new.txt"])
         .output()
         .unwrap();

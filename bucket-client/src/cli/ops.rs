@@ -196,8 +196,7 @@ pub fn download(
             .download_with_progress(bucket, name, writer, &mut bar)
             .map_err(writing(&shown))?
     } else {
-        can_be_a_file(path)?;
-        may_replace(path)?;
+        check_destination(dest)?;
         let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
         let _registered = super::interrupt::PartFile::register(part.path());
@@ -224,6 +223,25 @@ pub fn download(
         bytes(size)
     ));
     Ok(())
+}
+
+/// Refuses a download destination that could not be used, with the error
+/// [`download`] would give, so that a caller can check it before it
+/// connects: a file destination that cannot become a file (an empty path,
+/// `nodir/`, `file/`) or that holds a file the user may not write.
+/// Standard output, a device and a FIFO pass (they are opened when the
+/// download starts).
+///
+/// # Errors
+/// `Usage` for an empty path; `Local`, naming the path, for the others.
+pub fn check_destination(dest: &Destination) -> Result<(), CliError> {
+    match dest {
+        Destination::File(path) => {
+            can_be_a_file(path)?;
+            may_replace(path)
+        }
+        Destination::Stdout | Destination::Stream(_) => Ok(()),
+    }
 }
 
 /// A download's error, with a failure to write the destination (a full

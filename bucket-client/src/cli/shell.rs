@@ -277,6 +277,8 @@ impl Shell<'_> {
                 let default = format!("./{name}");
                 let local = expand_home(&self.optional(verb, args, 2, "save to", Ok(default))?);
                 let dest = Destination::new(Some(&local), &name);
+                // Before a lost connection is made again.
+                ops::check_destination(&dest)?;
                 ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
             }
             Verb::DeleteFile => {
