@@ -138,6 +138,14 @@ enum Command {
         /// server is contacted. A symlink's target is created or replaced, the
         /// link stays. Nothing is left behind when the download fails.
         local: Option<PathBuf>,
+        /// Never replace a file at LOCAL (as `cp -n`, `wget -nc`): one
+        /// already there is refused before the server is contacted; one that
+        /// appears while the file downloads makes the download fail, the
+        /// file kept. A device, a FIFO and standard output are written
+        /// into as ever. The program's option only: the shell's DOWNLOAD
+        /// takes no options and replaces files.
+        #[arg(short = 'n', long)]
+        no_clobber: bool,
     },
     /// Delete a file from a bucket.
     DeleteFile {
@@ -269,12 +277,15 @@ fn run_command(target: &Target, command: Command, out: &mut Output) -> Result<()
             bucket,
             name,
             local,
+            no_clobber,
         } => {
             let dest = cli::Destination::new(local.as_deref(), &name);
             // A destination that cannot be used fails before the network
             // is touched, as a usage error or a local file's error.
-            ops::check_destination(&dest)?;
-            with_client(target, |c| ops::download(c, &bucket, &name, &dest, out))
+            ops::check_destination(&dest, no_clobber)?;
+            with_client(target, |c| {
+                ops::download(c, &bucket, &name, &dest, no_clobber, out)
+            })
         }
         Command::DeleteFile { bucket, name } => {
             with_client(target, |c| ops::delete_file(c, &bucket, &name, out))

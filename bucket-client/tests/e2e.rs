@@ -1993,6 +1993,106 @@ fn a_download_to_a_path_that_cannot_be_a_file_is_refused_before_it_starts() {
     assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), b"hello");
 }
 
+/// `download --no-clobber` (`-n`) never replaces a file: one already at
+/// LOCAL (given, the default `./NAME`, or a symlink's target) is refused
+/// with exit status 1, before the program connects, and kept as it was,
+/// content and mode; a missing one is downloaded as without the option,
+/// through a dangling symlink too, and standard output is written as ever.
+#[cfg(unix)]
+#[test]
+fn download_no_clobber_refuses_an_existing_file_and_saves_a_missing_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let (addr, requests) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    let cli = || {
+        let mut cmd = Command::cargo_bin("bucket-client").unwrap();
+        cmd.args(["-s", &addr.to_string()])
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path());
+        cmd
+    };
+    let kept = dir.path().join("kept.txt");
+    std::fs::write(&kept, b"mine").unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::write(dir.path().join("cat.png"), b"my cat").unwrap();
+    std::os::unix::fs::symlink("kept.txt", dir.path().join("link")).unwrap();
+    let refused: [(&[&str], &str); 4] = [
+        (&["-n", "kept.txt"], "kept.txt"),
+        (&["--no-clobber", "kept.txt"], "kept.txt"),
+        (&["-n"], "cat.png"),
+        (&["link", "-n"], "kept.txt"),
+    ];
+    for (args, shown) in refused {
+        let out = cli()
+            .args(["download", "photos", "cat.png"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!("error: cannot overwrite {shown}: the file exists (--no-clobber)\n"),
+            "{args:?}"
+        );
+        assert_eq!(stdout_of(&out), "");
+        let sent = std::mem::take(&mut *requests.lock().unwrap());
+        assert!(sent.is_empty(), "{args:?} connected: {sent:?}");
+    }
+    assert_eq!(std::fs::read(&kept).unwrap(), b"mine");
+    let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o640, "{mode:o}");
+    assert_eq!(
+        std::fs::read(dir.path().join("cat.png")).unwrap(),
+        b"my cat"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_no_part_files(dir.path());
+    // A missing file is downloaded, as without the option.
+    let out = cli()
+        .args(["download", "-n", "photos", "cat.png", "new.txt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "900 FDBS downloaded 5 bytes to new.txt\n");
+    assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), b"hello");
+    // So is a dangling symlink's target; the link stays.
+    std::os::unix::fs::symlink("target.txt", dir.path().join("dangling")).unwrap();
+    let out = cli()
+        .args(["download", "--no-clobber", "photos", "cat.png", "dangling"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        std::fs::read(dir.path().join("target.txt")).unwrap(),
+        b"hello"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("dangling"))
+            .unwrap()
+            .is_symlink()
+    );
+    // Standard output is not a file to replace.
+    let out = cli()
+        .args(["download", "-n", "photos", "cat.png", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"hello");
+    assert_no_part_files(dir.path());
+    // `--help` says the shell has no such option.
+    let out = cli().args(["download", "--help"]).output().unwrap();
+    assert!(
+        stdout_of(&out).contains("--no-clobber"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(stdout_of(&out).contains("shell"), "{}", stdout_of(&out));
+}
+
 /// An upload from a pipe or a socket needs NAME, as one from `-` does: its
 /// own name says nothing (bash's `<(command)` is `/dev/fd/63`, which was
 /// stored as `63`). Without NAME it is a usage error, found before the

@@ -162,13 +162,16 @@ fn bytes(n: u64) -> String {
 /// `DOWNLOAD bucket name` into `dest`. A file destination is written to a
 /// temporary file beside it and renamed over it only once complete, with
 /// the mode of the file it replaces; a file the user may not write is
-/// refused before `DOWNLOAD` is sent. A device or FIFO is written into.
+/// refused before `DOWNLOAD` is sent, and with `no_clobber` any file
+/// already there ([`check_destination`]; one that appears meanwhile makes
+/// the rename fail, [`put_in_place`]). A device or FIFO is written into.
 /// Standard output gets the bytes only (no status line).
 pub fn download(
     client: &mut Client,
     bucket: &BucketName<'_>,
     name: &FileName<'_>,
     dest: &Destination,
+    no_clobber: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let label = format!("{bucket}/{name}");
@@ -196,7 +199,7 @@ pub fn download(
             .download_with_progress(bucket, name, writer, &mut bar)
             .map_err(writing(&shown))?
     } else {
-        check_destination(dest)?;
+        check_destination(dest, no_clobber)?;
         let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
         let _registered = super::interrupt::PartFile::register(part.path());
@@ -211,9 +214,7 @@ pub fn download(
         part.as_file()
             .sync_all()
             .map_err(CliError::local(format!("cannot write {shown}")))?;
-        part.persist(path)
-            .map_err(|e| e.error)
-            .map_err(CliError::local(format!("cannot save {shown}")))?;
+        put_in_place(part, path, no_clobber)?;
         size
     };
     drop(bar);
@@ -228,19 +229,70 @@ pub fn download(
 /// Refuses a download destination that could not be used, with the error
 /// [`download`] would give, so that a caller can check it before it
 /// connects: a file destination that cannot become a file (an empty path,
-/// `nodir/`, `file/`) or that holds a file the user may not write.
-/// Standard output, a device and a FIFO pass (they are opened when the
-/// download starts).
+/// `nodir/`, `file/`), that holds a file the user may not write, or, with
+/// `no_clobber` (`--no-clobber`), that holds anything at all. Standard
+/// output, a device and a FIFO pass (they are written into, never
+/// replaced, and opened when the download starts).
 ///
 /// # Errors
-/// `Usage` for an empty path; `Local`, naming the path, for the others.
-pub fn check_destination(dest: &Destination) -> Result<(), CliError> {
+/// `Usage` for an empty path; `Local`, naming the path, for the others
+/// (`cannot overwrite notes.txt: the file exists (--no-clobber)`).
+pub fn check_destination(dest: &Destination, no_clobber: bool) -> Result<(), CliError> {
     match dest {
         Destination::File(path) => {
             can_be_a_file(path)?;
+            // Links are followed already: anything here is what the
+            // rename would replace.
+            if no_clobber && std::fs::symlink_metadata(path).is_ok() {
+                return Err(exists(path));
+            }
             may_replace(path)
         }
         Destination::Stdout | Destination::Stream(_) => Ok(()),
+    }
+}
+
+/// `--no-clobber`'s refusal of the file at `path`.
+fn exists(path: &Path) -> CliError {
+    CliError::Local {
+        what: format!("cannot overwrite {}", path.display()),
+        error: io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the file exists (--no-clobber)",
+        ),
+    }
+}
+
+/// Renames the complete temporary file `part` to `path`, replacing what is
+/// there, or with `no_clobber` failing if anything is there by then, such
+/// as a file created while the download ran, after [`check_destination`]
+/// found the path free. That rename cannot replace a file however the two
+/// race: tempfile's `persist_noclobber` renames with `renameat2(2)`'s
+/// `RENAME_NOREPLACE` on Linux, and where the kernel or the filesystem
+/// does not support it (`EINVAL`), and elsewhere, links the file to `path`
+/// (which fails on an existing name) and unlinks the temporary name. On
+/// failure `part` is dropped, which removes it.
+///
+/// # Errors
+/// `Local`, naming `path`: `cannot overwrite …: the file exists
+/// (--no-clobber)` when `no_clobber` found a file there, `cannot save …`
+/// with the OS error otherwise.
+fn put_in_place(
+    part: tempfile::NamedTempFile,
+    path: &Path,
+    no_clobber: bool,
+) -> Result<(), CliError> {
+    let result = match no_clobber {
+        true => part.persist_noclobber(path),
+        false => part.persist(path),
+    };
+    match result.map_err(|e| e.error) {
+        Ok(_) => Ok(()),
+        Err(e) if no_clobber && e.kind() == io::ErrorKind::AlreadyExists => Err(exists(path)),
+        Err(error) => Err(CliError::Local {
+            what: format!("cannot save {}", path.display()),
+            error,
+        }),
     }
 }
 
@@ -401,4 +453,67 @@ pub fn delete_file(
     client.delete_file(bucket, name)?;
     out.line(done(ReplyCode::FileDeleted));
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// `--no-clobber` is race-free: a file that appears at the destination
+    /// after the check, while the download runs, is not replaced by the
+    /// final rename, which fails as the check would have, and the
+    /// temporary file is removed.
+    #[cfg(unix)]
+    #[test]
+    fn no_clobber_keeps_a_file_that_appears_before_the_rename() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        let dest = Destination::File(path.clone());
+        check_destination(&dest, true).unwrap();
+        let mut part = temp_beside(&path).unwrap();
+        part.write_all(b"downloaded").unwrap();
+        let part_path = part.path().to_owned();
+        // Another program saves the file meanwhile.
+        std::fs::write(&path, b"theirs").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let error = put_in_place(part, &path, true).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot overwrite {}: the file exists (--no-clobber)",
+                path.display()
+            )
+        );
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "{mode:o}");
+        assert!(!part_path.exists(), "the temporary file is left");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // The check itself now refuses it too.
+        let error = check_destination(&dest, true).unwrap_err();
+        assert!(error.to_string().ends_with("(--no-clobber)"), "{error}");
+        // Without --no-clobber the same rename replaces it.
+        let mut part = temp_beside(&path).unwrap();
+        part.write_all(b"downloaded").unwrap();
+        put_in_place(part, &path, false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"downloaded");
+    }
+
+    /// With `--no-clobber` and nothing at the destination, the file is put
+    /// in place.
+    #[test]
+    fn no_clobber_saves_to_a_free_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.txt");
+        check_destination(&Destination::File(path.clone()), true).unwrap();
+        let mut part = temp_beside(&path).unwrap();
+        part.write_all(b"downloaded").unwrap();
+        put_in_place(part, &path, true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"downloaded");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

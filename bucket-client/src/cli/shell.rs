@@ -278,8 +278,8 @@ impl Shell<'_> {
                 let local = expand_home(&self.optional(verb, args, 2, "save to", Ok(default))?);
                 let dest = Destination::new(Some(&local), &name);
                 // Before a lost connection is made again.
-                ops::check_destination(&dest)?;
-                ops::download(self.client()?, &bucket, &name, &dest, &mut out)?;
+                ops::check_destination(&dest, false)?;
+                ops::download(self.client()?, &bucket, &name, &dest, false, &mut out)?;
             }
             Verb::DeleteFile => {
                 let bucket = bucket_name(&self.arg(verb, args, 0, "bucket", None)?)?;
