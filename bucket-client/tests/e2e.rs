@@ -2453,3 +2453,77 @@ fn ctrl_c_at_a_dumb_terminal_prompt_shows_a_new_prompt() {
     let history = std::fs::read_to_string(home.path().join(".bucket_history")).unwrap();
     assert!(history.contains("ls_b"), "{history}");
 }
+
+/// With `TERM=dumb`, Ctrl-C at a command's question (`name:` for a missing
+/// argument) is a SIGINT too. It cancels the command (`error: cancelled`)
+/// and shows the shell's prompt, as rustyline does in raw mode, so the
+/// next line typed runs as a command; before, the question was asked
+/// again and that line became its answer (`ls_b` downloaded as a name).
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_at_a_dumb_terminal_question_cancels_the_command() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let server = server_with_cat();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+        .args(["-s", &server.addr.to_string()])
+        .env("HOME", home.path())
+        .env("TERM", "dumb")
+        .env_remove("RUST_LOG")
+        .current_dir(work.path())
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stdout = stdout.clone();
+        let mut pipe = shell.stdout.take().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                stdout
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |shell: &mut std::process::Child, tail: &str| {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            if stdout.lock().unwrap().ends_with(tail) || shell.try_wait().unwrap().is_some() {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {tail:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut terminal = File::from(pty.master);
+    terminal.write_all(b"download photos\n").unwrap();
+    wait_for(&mut shell, "c> name: ");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    wait_for(&mut shell, "name: \nc> ");
+    assert_eq!(shell.try_wait().unwrap(), None, "the shell ended");
+    terminal.write_all(b"hello\nquit\n").unwrap();
+    let status = wait_for_exit(&mut shell);
+    reader.join().unwrap();
+    let stderr = rest_of(shell.stderr.take());
+    let stdout = stdout.lock().unwrap().clone();
+    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
+    // `hello` ran as the command it is.
+    assert!(stdout.contains("c> name: \nc> 100 OK BKT/1 "), "{stdout:?}");
+    assert!(stdout.ends_with("\nc> 200 BYE\n"), "{stdout:?}");
+    assert_eq!(stderr, "error: cancelled\n");
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let history = std::fs::read_to_string(home.path().join(".bucket_history")).unwrap();
+    assert!(history.contains("hello"), "{history}");
+}

@@ -14,7 +14,9 @@
 //! goes on. At a prompt ([`AtPrompt`]), where Ctrl-C is a signal only
 //! when rustyline reads plain lines (`TERM=dumb`: the terminal stays in
 //! cooked mode, and the terminal itself drops the line typed so far), it
-//! shows the prompt again on a new line, as bash does. Pressed again
+//! shows the prompt again on a new line, as bash does; at a command's
+//! question (`bucket:`) it cancels the command and shows the shell's
+//! prompt, as rustyline does in raw mode. Pressed again
 //! before a command is over, or while the shell is neither in a command
 //! nor at a prompt, it ends the program as above.
 
@@ -52,25 +54,62 @@ fn command() -> MutexGuard<'static, Option<Interrupter>> {
     locked(&COMMAND)
 }
 
-/// The prompt the shell is reading a line at, while [`AtPrompt`] lives.
-static PROMPT: Mutex<Option<String>> = Mutex::new(None);
+/// Where the shell is reading a line, while [`AtPrompt`] lives.
+struct Prompt {
+    /// The prompt shown.
+    shown: String,
+    /// At a command's question: the shell's own prompt, which SIGINT
+    /// shows after cancelling the command. `None` at the shell's prompt.
+    back_to: Option<String>,
+}
 
-fn prompt() -> MutexGuard<'static, Option<String>> {
+/// Where the shell is reading a line, while [`AtPrompt`] lives.
+static PROMPT: Mutex<Option<Prompt>> = Mutex::new(None);
+/// Whether SIGINT cancelled the command whose question was being read.
+static QUESTION_CANCELLED: AtomicBool = AtomicBool::new(false);
+
+fn prompt() -> MutexGuard<'static, Option<Prompt>> {
     locked(&PROMPT)
 }
 
 /// The shell is reading a line at `prompt` while this guard lives: SIGINT
 /// then shows the prompt again on a new line instead of ending the program
-/// (when commands are cancelled, [`cancel_commands_on_sigint`]).
+/// (when commands are cancelled, [`cancel_commands_on_sigint`]); at a
+/// command's question ([`AtPrompt::question`]) it cancels the command and
+/// shows the shell's prompt instead.
 #[must_use]
 pub struct AtPrompt(());
 
 impl AtPrompt {
-    /// The shell is about to read a line at `prompt`.
+    /// The shell is about to read a line at its own prompt, `prompt`.
     pub fn new(prompt: &str) -> AtPrompt {
-        *self::prompt() = Some(prompt.to_owned());
+        AtPrompt::set(prompt, None)
+    }
+
+    /// The shell is about to read the answer to a command's question
+    /// `prompt`; `shell_prompt` is its own. SIGINT meanwhile prints
+    /// `error: cancelled` and shows `shell_prompt`, so that the line then
+    /// read is a command, not the answer ([`question_cancelled`]).
+    pub fn question(prompt: &str, shell_prompt: &str) -> AtPrompt {
+        AtPrompt::set(prompt, Some(shell_prompt.to_owned()))
+    }
+
+    fn set(shown: &str, back_to: Option<String>) -> AtPrompt {
+        let mut prompt = self::prompt();
+        QUESTION_CANCELLED.store(false, Ordering::Release);
+        *prompt = Some(Prompt {
+            shown: shown.to_owned(),
+            back_to,
+        });
         AtPrompt(())
     }
+}
+
+/// Whether SIGINT cancelled the command while its question was read
+/// ([`AtPrompt::question`]): the line read, if any, was then typed at the
+/// shell's prompt. Asked once, after the read.
+pub fn question_cancelled() -> bool {
+    QUESTION_CANCELLED.swap(false, Ordering::AcqRel)
 }
 
 impl Drop for AtPrompt {
@@ -82,20 +121,27 @@ impl Drop for AtPrompt {
 /// SIGINT's answer at a prompt when commands are cancelled: the prompt
 /// again, on a new line (the terminal has echoed `^C` and dropped the line
 /// typed so far); `false` when the shell is not at a prompt. The read goes
-/// on, so the next line typed is the answer.
+/// on, so the next line typed is the answer. At a command's question, the
+/// command is cancelled instead, as rustyline cancels it in raw mode:
+/// `error: cancelled`, then the shell's prompt, whose line the read takes.
 fn prompt_again() -> bool {
     if !CANCEL_COMMANDS.load(Ordering::Acquire) {
         return false;
     }
-    match prompt().as_deref() {
-        Some(prompt) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = write!(stdout, "\n{prompt}");
-            let _ = stdout.flush();
-            true
-        }
-        None => false,
+    let mut prompt = prompt();
+    let Some(prompt) = prompt.as_mut() else {
+        return false;
+    };
+    let _ = writeln!(std::io::stdout().lock());
+    if let Some(shell_prompt) = prompt.back_to.take() {
+        QUESTION_CANCELLED.store(true, Ordering::Release);
+        prompt.shown = shell_prompt;
+        let _ = writeln!(std::io::stderr().lock(), "error: cancelled");
     }
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{}", prompt.shown);
+    let _ = stdout.flush();
+    true
 }
 
 /// From now on, SIGINT (Ctrl-C) ends the connection of the command under

@@ -15,7 +15,8 @@
 //! at a prompt it drops the line typed so far and shows a new prompt
 //! (rustyline's own key in raw mode; with `TERM=dumb`, where the terminal
 //! stays in cooked mode, the terminal drops the line and the signal
-//! handler shows the prompt again).
+//! handler shows the prompt again). At a command's question it cancels
+//! the command and shows the shell's prompt, in either mode.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -105,13 +106,18 @@ pub fn run(target: &Target) -> ExitCode {
         out,
         interactive,
         failed: None,
+        pending: None,
     };
     // Lines read at the prompt: in a script, which is asked nothing else,
     // the line number in the script.
     let mut line_number: u64 = 0;
     loop {
         line_number += 1;
-        let line = match shell.read_line(PROMPT) {
+        let read = match shell.pending.take() {
+            Some(read) => read,
+            None => shell.read_line(PROMPT),
+        };
+        let line = match read {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
@@ -179,6 +185,9 @@ struct Shell<'t> {
     interactive: bool,
     /// The exit status of the last command that failed.
     failed: Option<u8>,
+    /// What was read at the shell's prompt after Ctrl-C cancelled a
+    /// command at its question (`TERM=dumb`): the next command line.
+    pending: Option<rustyline::Result<String>>,
 }
 
 impl Shell<'_> {
@@ -201,6 +210,8 @@ impl Shell<'_> {
         }
         match result {
             Ok(flow) => flow,
+            // Cancelled at a question by Ctrl-C, which said so already.
+            Err(_) if self.pending.is_some() => Flow::Continue,
             Err(error) => {
                 self.failed(&error);
                 Flow::Continue
@@ -314,8 +325,11 @@ impl Shell<'_> {
 
     /// Argument `index` of `verb` as typed inline, or else asked for with
     /// `label` (`label [default]: ` when there is a default). An empty
-    /// answer takes the default, or cancels the command when there is none.
-    /// Optional arguments go through [`Shell::optional`].
+    /// answer takes the default, or cancels the command when there is none;
+    /// Ctrl-C or Ctrl-D cancels it (with `TERM=dumb`, Ctrl-C is a signal,
+    /// which shows the shell's prompt: the line then read is the next
+    /// command, [`Shell::pending`]). Optional arguments go through
+    /// [`Shell::optional`].
     ///
     /// With standard input not a terminal (a script) nothing is asked: a
     /// missing argument is a usage error (`missing <label>; usage: …`), and
@@ -338,7 +352,18 @@ impl Shell<'_> {
             Some(default) => format!("{label} [{default}]: "),
             None => format!("{label}: "),
         };
-        let answer = match self.read_line(&prompt) {
+        let read = {
+            let _at_question = super::interrupt::AtPrompt::question(&prompt, PROMPT);
+            self.editor.readline(&prompt)
+        };
+        if super::interrupt::question_cancelled() {
+            // Ctrl-C cancelled the command and showed the shell's prompt:
+            // what was read is the next command line, not the answer.
+            self.pending = Some(read);
+            self.failed = Some(CliError::Cancelled.exit_code());
+            return Err(CliError::Cancelled);
+        }
+        let answer = match read {
             Ok(answer) => answer,
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
                 return Err(CliError::Cancelled);
