@@ -612,6 +612,67 @@ fn a_second_server_on_the_same_root_refuses_to_start_and_harms_no_upload() {
     server.shutdown();
 }
 
+/// A root the server may read but not write (mode 0555, no staging folder
+/// yet) stops the binary at start with a message naming what failed and
+/// where, not only `Permission denied (os error 13)` (audit §9). Root
+/// writes anyway, so run as root, the test runs the binary as `nobody`
+/// (uid 65534), from a copy it can execute.
+#[cfg(unix)]
+#[test]
+fn a_root_the_server_may_not_write_is_refused_naming_the_staging_folder() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let set_mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    set_mode(dir.path(), 0o755);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    set_mode(&root, 0o555);
+    let as_root = std::fs::metadata(&root).unwrap().uid() == 0;
+    let exe = if as_root {
+        let exe = dir.path().join("bucket-server");
+        std::fs::copy(env!("CARGO_BIN_EXE_bucket-server"), &exe).unwrap();
+        set_mode(&exe, 0o755);
+        exe
+    } else {
+        env!("CARGO_BIN_EXE_bucket-server").into()
+    };
+    let mut cmd = Command::new(&exe);
+    cmd.arg("--root")
+        .arg(&root)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .env("RUST_LOG", "info");
+    if as_root {
+        cmd.uid(65534).gid(65534);
+    }
+    // A child another test forks while the copy is being written holds it
+    // open for writing until it runs its own program: the copy is busy
+    // (ETXTBSY) for that moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        match cmd.output() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => break result.unwrap(),
+        }
+    };
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let expected = format!(
+        "cannot create {}/.bkt-staging (the staging folder for uploads): Permission denied",
+        root.display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+}
+
 /// `Server::bind` refuses, with `InvalidInput` naming the setting, a
 /// config under which no connection could be served.
 #[test]

@@ -137,7 +137,10 @@ impl FsStore {
     ///
     /// # Errors
     /// [`StoreError::Io`] if the root or the staging folder cannot be created,
-    /// or if `ROOT/.bkt-staging` exists but is not a directory; of kind
+    /// opened or locked, with a message naming the operation and the path
+    /// before the OS error (`cannot create /srv/b/.bkt-staging (the staging
+    /// folder for uploads): Permission denied (os error 13)`, the error's
+    /// kind kept), or if `ROOT/.bkt-staging` exists but is not a directory; of kind
     /// [`io::ErrorKind::ResourceBusy`] if another `FsStore` (in this process
     /// or another) has the root open. On a filesystem without `flock` (some
     /// network filesystems) the store opens unlocked, with a warning.
@@ -152,17 +155,25 @@ impl FsStore {
                 )
                 .into());
             }
-            return Err(e.into());
+            return Err(failed_at("create", &root, "the root folder", e).into());
         }
         let lock = lock_root(&root)?;
         let staging_path = root.join(Self::STAGING_DIR);
         match fs::create_dir(&staging_path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                return Err(failed_at("create", &staging_path, STAGING_WHAT, e).into());
+            }
         }
         #[cfg(unix)]
-        let staging = RwLock::new(Arc::new(open_staging(&staging_path)?));
+        let staging = RwLock::new(Arc::new(open_staging(&staging_path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotADirectory {
+                e // names the path already
+            } else {
+                failed_at("open", &staging_path, STAGING_WHAT, e)
+            }
+        })?));
         #[cfg(not(unix))]
         if !fs::symlink_metadata(&staging_path)?.is_dir() {
             return Err(not_a_folder(&staging_path).into());
@@ -1057,7 +1068,7 @@ fn is_absent(e: &io::Error) -> bool {
 /// The open's error; [`io::ErrorKind::ResourceBusy`] when another open
 /// file description holds the lock.
 fn lock_root(root: &Path) -> Result<File, StoreError> {
-    let dir = File::open(root)?;
+    let dir = File::open(root).map_err(|e| failed_at("open", root, "the root folder", e))?;
     #[cfg(unix)]
     {
         use rustix::fs::{FlockOperation, flock};
@@ -1081,10 +1092,28 @@ fn lock_root(root: &Path) -> Result<File, StoreError> {
                     "cannot lock the root; make sure no other server uses it"
                 );
             }
-            Err(e) => return Err(io::Error::from(e).into()),
+            Err(e) => {
+                let e = io::Error::from(e);
+                return Err(failed_at("lock", root, "the root folder", e).into());
+            }
         }
     }
     Ok(dir)
+}
+
+/// What the staging folder is, for [`failed_at`].
+const STAGING_WHAT: &str = "the staging folder for uploads";
+
+/// `error`, of the same kind, saying what failed and where: `cannot create
+/// /srv/b/.bkt-staging (the staging folder for uploads): Permission denied
+/// (os error 13)`. The OS error alone names neither the operation nor the
+/// path. Its text is part of the new error's (no `source`), as
+/// [`StoreError`]'s own rule wants; the OS error number is not kept.
+fn failed_at(operation: &str, path: &Path, what: &str, error: io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("cannot {operation} {} ({what}): {error}", path.display()),
+    )
 }
 
 /// Whether `path` is a directory itself, not a symlink to one.

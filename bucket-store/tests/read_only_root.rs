@@ -46,3 +46,29 @@ fn a_read_only_root_with_stale_uploads_opens_and_serves_downloads() {
         Err(StoreError::Io(_))
     ));
 }
+
+/// A read-only root that has no staging folder yet cannot be opened (the
+/// store needs one for uploads), and the error says what failed where:
+/// `cannot create ROOT/.bkt-staging (the staging folder for uploads):
+/// Read-only file system (os error 30)`. Before, only the OS error, with
+/// neither the operation nor the path (audit §9).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_root_without_a_staging_folder_is_refused_naming_it() {
+    let Some(tmpfs) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let root = tmpfs.path().join("root");
+    fs::create_dir(&root).expect("root");
+    tmpfs.remount_read_only();
+    let Err(StoreError::Io(error)) = FsStore::open(&root) else {
+        panic!("a read-only root without staging opened, or failed otherwise");
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::ReadOnlyFilesystem);
+    let staging = root.join(FsStore::STAGING_DIR);
+    let expected = format!(
+        "cannot create {} (the staging folder for uploads): Read-only file system",
+        staging.display()
+    );
+    assert!(error.to_string().contains(&expected), "{error}");
+}
