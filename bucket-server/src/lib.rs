@@ -24,9 +24,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Logs go through `tracing`: one `info` line per request (peer, verb,
-//! bucket, name, reply code, payload bytes, milliseconds), `warn` for store
-//! and socket errors with their cause.
+//! Logs go through `tracing`: at start, an `info` line with the
+//! [`Config`]'s limits (`settings max_connections=… idle_timeout=…
+//! max_upload_size=… max_concurrent_listings=… shutdown_grace=…`) and one
+//! with the address (`listening addr=…`); then one `info` line per request
+//! (peer, verb, bucket, name, reply code, payload bytes, milliseconds),
+//! `warn` for store and socket errors with their cause.
 
 mod connection;
 mod listings;
@@ -95,6 +98,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Logs, at `info`, the limits this config serves with, for the
+    /// operator: one `settings` line before [`Server::serve`]'s
+    /// `listening addr=…` (durations as `300s`, an upload limit in bytes
+    /// or `none`).
+    fn log_settings(&self) {
+        tracing::info!(
+            max_connections = self.max_connections,
+            idle_timeout = ?self.idle_timeout,
+            max_upload_size = %self
+                .max_upload_size
+                .map_or_else(|| "none".to_owned(), |n| n.to_string()),
+            max_concurrent_listings = self.max_concurrent_listings,
+            shutdown_grace = ?self.shutdown_grace,
+            "settings"
+        );
+    }
+
     /// The checks of [`Server::bind`]: an error naming the first setting
     /// that would leave the server unable to serve anyone.
     fn validate(&self) -> io::Result<()> {
@@ -203,6 +223,7 @@ impl<S: Store> Server<S> {
     /// Only a failure of the listening socket itself; errors on single
     /// connections are logged and end only that connection.
     pub fn serve(self) -> io::Result<()> {
+        self.config.log_settings();
         tracing::info!(addr = %self.local_addr, "listening");
         for stream in self.listener.incoming() {
             if self.shared.shutdown.load(Ordering::SeqCst) {

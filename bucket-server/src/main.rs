@@ -113,6 +113,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (direct_io, max_direct_uploads) = (store.direct_io(), store.max_direct_uploads());
     let defaults = Config::default();
     let config = Config {
         listen: args.listen,
@@ -132,7 +133,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(root = %args.root.display(), "serving buckets");
+    // The store's settings; the server's own follow in its `settings`
+    // line, before `listening addr=…`.
+    tracing::info!(
+        root = %args.root.display(),
+        direct_io = direct_io && max_direct_uploads > 0,
+        max_direct_uploads,
+        "serving buckets"
+    );
     #[cfg(target_os = "linux")]
     raise_open_files_limit(args.max_connections.get());
     shut_down_on_signals(server.shutdown_handle());

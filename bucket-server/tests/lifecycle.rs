@@ -453,6 +453,60 @@ fn the_binary_refuses_option_values_that_cannot_work_and_takes_a_host_name() {
     c.expect("800 LFS 0");
 }
 
+/// The binary logs, before `listening addr=…`, the settings in force: the
+/// store's (`direct_io`, `max_direct_uploads`) and the server's limits,
+/// defaults and options alike.
+#[test]
+fn the_binary_logs_its_effective_settings_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, _, log) = spawn_binary(
+        dir.path(),
+        &[],
+        &[
+            "--max-connections",
+            "33",
+            "--idle-timeout",
+            "9",
+            "--max-upload-size",
+            "1KiB",
+            "--max-concurrent-listings",
+            "2",
+            "--shutdown-grace",
+            "4",
+            "--no-direct-io",
+        ],
+    );
+    let line = |message: &str| {
+        let found = log.lines().find(|l| l.contains(message));
+        found.unwrap_or_else(|| panic!("no {message:?} line in {log}"))
+    };
+    let store = line("serving buckets");
+    assert!(
+        store.contains("direct_io=false max_direct_uploads=8"),
+        "{store}"
+    );
+    let settings = line("settings");
+    for part in [
+        " INFO ",
+        "max_connections=33 ",
+        "idle_timeout=9s ",
+        "max_upload_size=1024 ",
+        "max_concurrent_listings=2 ",
+        "shutdown_grace=4s",
+    ] {
+        assert!(settings.contains(part), "{part:?} not in {settings}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_child, _, log) = spawn_binary(dir.path(), &[], &[]);
+    let store = log.lines().find(|l| l.contains("serving buckets")).unwrap();
+    let on = cfg!(target_os = "linux");
+    assert!(
+        store.contains(&format!("direct_io={on} max_direct_uploads=8")),
+        "{store}"
+    );
+    assert!(log.contains("max_upload_size=none "), "{log}");
+}
+
 /// `--max-upload-size` takes a unit: `1KiB` is 1024 bytes, `1KB` 1000.
 #[test]
 fn the_binary_reads_the_upload_size_limit_with_a_unit() {

@@ -367,3 +367,40 @@ fn a_stalled_download_from_a_file_is_cut_after_one_idle_timeout() {
 fn a_stalled_download_from_memory_is_cut_after_one_idle_timeout() {
     a_stalled_download_is_cut_after_one_idle_timeout(MemStore::new(), "stalled-in-memory");
 }
+
+/// `Server::serve` logs the limits it serves with before `listening
+/// addr=…`, so that an operator (or an embedding program's log) shows
+/// what is in force without reading the command line.
+#[test]
+fn serving_starts_with_a_line_of_the_effective_limits() {
+    capture_logs();
+    let limited = bucket_server::Config {
+        max_connections: 77,
+        idle_timeout: std::time::Duration::from_secs(42),
+        max_upload_size: Some(123_456),
+        max_concurrent_listings: 3,
+        shutdown_grace: std::time::Duration::from_secs(7),
+        ..config()
+    };
+    let server = start(limited, MemStore::new());
+    let parts = [
+        " INFO ",
+        "settings",
+        "max_connections=77 ",
+        "idle_timeout=42s ",
+        "max_upload_size=123456 ",
+        "max_concurrent_listings=3 ",
+        "shutdown_grace=7s",
+    ];
+    wait_until("the settings line", || lines_with(&parts).len() == 1);
+    let no_limit = bucket_server::Config {
+        max_connections: 78,
+        ..config()
+    };
+    let other = start(no_limit, MemStore::new());
+    wait_until("the settings line without an upload limit", || {
+        lines_with(&["settings", "max_connections=78 ", "max_upload_size=none "]).len() == 1
+    });
+    server.shutdown();
+    other.shutdown();
+}
