@@ -109,7 +109,7 @@ pub use framing::{MAX_LINE_LEN, MAX_REPLY_LINE_LEN};
 pub use names::{BucketName, FileName, NameError};
 pub use reply::{FileEntry, PROTOCOL_VERSION, Reply};
 pub use request::{Field, Request, Verb};
-pub use server::{ServerConfig, ServerEvent, ServerSession, ServerState};
+pub use server::{RejectedRequest, ServerConfig, ServerEvent, ServerSession, ServerState};
 
 /// The examples of README.md, compiled and run as doctests so that the
 /// crate's front page stays true.

@@ -119,7 +119,9 @@ pub enum ServerEvent<'a> {
     /// with a bad name, or one whose line the grammar refused but whose
     /// size is plain, the payload is discarded before that reply goes out;
     /// for an `UPLOAD` line whose payload cannot be told from what follows
-    /// it (docs/protocol.md, decision 3), `Closed` follows.
+    /// it (docs/protocol.md, decision 3), `Closed` follows. The verb and
+    /// names the line gave, for a log, are in
+    /// [`ServerSession::rejected_request`].
     RequestRejected(RequestError),
     /// The session is over: write out [`ServerSession::poll_transmit`], then
     /// close the connection. Returned from then on.
@@ -182,6 +184,44 @@ struct Core {
     tx: Vec<u8>,
     /// A reply held until a discarded payload has passed.
     held: Vec<u8>,
+    /// What the last refused line said, when it could be split into a verb
+    /// and arguments ([`ServerSession::rejected_request`]).
+    rejected: Option<RejectedRequest>,
+}
+
+/// The verb and names of a request line the session refused, as far as
+/// the line could be split into a verb and its arguments, for logs: see
+/// [`ServerSession::rejected_request`]. The names are as sent (unquoted),
+/// and may be the very names that were refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectedRequest {
+    /// The request's verb.
+    pub verb: Option<Verb>,
+    /// Its bucket argument, if it had one.
+    pub bucket: Option<String>,
+    /// Its file name argument, if it had one.
+    pub name: Option<String>,
+}
+
+impl RejectedRequest {
+    /// The verb and the `bucket` and `name` arguments among `args`, in
+    /// wire order.
+    fn new<'s>(verb: Verb, args: impl IntoIterator<Item = &'s str>) -> RejectedRequest {
+        let fields = verb.required().iter().chain(verb.optional());
+        let mut rejected = RejectedRequest {
+            verb: Some(verb),
+            ..RejectedRequest::default()
+        };
+        for (field, arg) in fields.zip(args) {
+            match field {
+                Field::Bucket => rejected.bucket = Some(arg.to_owned()),
+                Field::Name => rejected.name = Some(arg.to_owned()),
+                Field::Size | Field::Verb => {}
+            }
+        }
+        rejected
+    }
 }
 
 impl Default for ServerSession {
@@ -204,8 +244,33 @@ impl ServerSession {
                 framer: LineFramer::new(MAX_LINE_LEN),
                 tx: Vec::new(),
                 held: Vec::new(),
+                rejected: None,
             },
         }
+    }
+
+    /// The verb and names of the request line refused by the last
+    /// [`ServerEvent::RequestRejected`], for a server's log (the
+    /// [`RequestError`] alone names no bucket or file, nor the verb of an
+    /// `UPLOAD` with a bad size). `Some` when the line could be split into
+    /// a known verb and its arguments and was refused for what they hold (a
+    /// bad name or size, an upload over the limit); `None` for a line that
+    /// could not be (bad syntax, an unknown verb, a line too long), and
+    /// after any other refusal until the next one.
+    ///
+    /// ```
+    /// use bucket_proto::{ServerEvent, ServerSession, Verb};
+    ///
+    /// let mut session = ServerSession::default();
+    /// session.receive(b"DOWNLOAD photos ../cat.png\n");
+    /// assert!(matches!(session.poll_event(), Some(ServerEvent::RequestRejected(_))));
+    /// let rejected = session.rejected_request().unwrap();
+    /// assert_eq!(rejected.verb, Some(Verb::Download));
+    /// assert_eq!(rejected.bucket.as_deref(), Some("photos"));
+    /// assert_eq!(rejected.name.as_deref(), Some("../cat.png"));
+    /// ```
+    pub fn rejected_request(&self) -> Option<&RejectedRequest> {
+        self.core.rejected.as_ref()
     }
 
     // ---- input --------------------------------------------------------
@@ -460,11 +525,23 @@ impl ServerSession {
                         }
                     };
                     let (verb, size, built) = request;
+                    // A refusal of this split line: what it said, for logs
+                    // (`rejected_request`). Split again, from the line or
+                    // the dialogue's answers, only when refused.
+                    let rejected = || match answering {
+                        Some(_) => RejectedRequest::new(verb, self.dialogue.iter().map(|a| &**a)),
+                        None => match std::str::from_utf8(raw).map(parse::command) {
+                            Ok(Ok(Some(cmd))) => RejectedRequest::new(verb, cmd.args.values()),
+                            _ => RejectedRequest::new(verb, []),
+                        },
+                    };
                     if let Some(size) = size
                         && let Some(max) = self.core.over_limit(size)
                     {
                         let error = RequestError::TooLarge { size, max };
-                        return Some(self.core.close_with(error));
+                        let event = self.core.close_with(error);
+                        self.core.rejected = Some(rejected());
+                        return Some(event);
                     }
                     return match built {
                         Ok(request) => {
@@ -476,7 +553,9 @@ impl ServerSession {
                         }
                         Err(error) => {
                             let after = size.map_or_else(after, PayloadAfter::Bytes);
-                            Some(self.core.refuse(error, after))
+                            let event = self.core.refuse(error, after);
+                            self.core.rejected = Some(rejected());
+                            Some(event)
                         }
                     };
                 }
@@ -710,6 +789,7 @@ impl Core {
     /// Answers a refused request and returns to `Idle` (or, for an upload
     /// whose size is known, drops its payload first).
     fn reject(&mut self, error: RequestError, payload: Option<u64>) -> ServerEvent<'static> {
+        self.rejected = None;
         let reply = error.reply();
         match payload {
             Some(remaining) => {
@@ -748,6 +828,7 @@ impl Core {
     /// Answers `error` and ends the session: what follows the line cannot be
     /// read as requests.
     fn close_with(&mut self, error: RequestError) -> ServerEvent<'static> {
+        self.rejected = None;
         self.encode_now(&error.reply());
         self.state = State::Closed;
         ServerEvent::RequestRejected(error)

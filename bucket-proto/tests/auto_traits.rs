@@ -6,8 +6,8 @@
 
 use bucket_proto::{
     BucketName, ClientError, ClientEvent, ClientSession, DirectReceiveError, EncodeError,
-    FileEntry, FileName, NameError, Reply, ReplyError, Request, RequestError, SendError,
-    ServerEvent, ServerSession,
+    FileEntry, FileName, NameError, RejectedRequest, Reply, ReplyError, Request, RequestError,
+    SendError, ServerEvent, ServerSession,
 };
 
 fn send_sync<T: Send + Sync + Unpin>() {}
@@ -24,6 +24,7 @@ fn sessions_and_messages_are_send_and_sync() {
     send_sync::<BucketName<'static>>();
     send_sync::<FileName<'static>>();
     send_sync::<FileEntry<'static>>();
+    send_sync::<RejectedRequest>();
 }
 
 #[test]

@@ -1295,3 +1295,77 @@ fn a_failed_client_session_drops_requests_queued_before_the_failure() {
     assert_eq!(client.poll_transmit(&mut tx), 0);
     assert!(tx.is_empty());
 }
+
+/// `ServerSession::rejected_request` gives the verb and names of a line the
+/// session refused for what its arguments hold (a bad name or size, an
+/// upload over the limit), for a server's log; `None` for a line that
+/// could not be split into a verb and arguments, or after a request taken.
+#[test]
+fn a_refused_request_keeps_its_verb_and_names_for_logs() {
+    let said = |input: &[u8], max: Option<u64>| {
+        let mut server = ServerSession::new(ServerConfig::default().with_max_upload_size(max));
+        server.receive(input);
+        let event = server.poll_event();
+        assert!(
+            matches!(event, Some(ServerEvent::RequestRejected(_))),
+            "{event:?}"
+        );
+        server
+            .rejected_request()
+            .map(|r| (r.verb, r.bucket.clone(), r.name.clone()))
+    };
+    let full = |verb, bucket: &str, name: Option<&str>| {
+        Some((Some(verb), Some(bucket.to_owned()), name.map(str::to_owned)))
+    };
+    assert_eq!(
+        said(b"DELETE_F b ../x\n", None),
+        full(Verb::DeleteFile, "b", Some("../x"))
+    );
+    assert_eq!(
+        said(b"CREATE_B \".hidden\"\n", None),
+        full(Verb::CreateBucket, ".hidden", None)
+    );
+    // The bad size's UPLOAD: its error alone has no verb.
+    assert_eq!(
+        said(b"UPLOAD b \"a file\" -5\n", None),
+        full(Verb::Upload, "b", Some("a file"))
+    );
+    assert_eq!(
+        said(b"UPLOAD photos big 11\n", Some(10)),
+        full(Verb::Upload, "photos", Some("big"))
+    );
+    // Over the limit with a bad name too: both names as sent.
+    assert_eq!(
+        said(b"UPLOAD ../b f 11\n", Some(10)),
+        full(Verb::Upload, "../b", Some("f"))
+    );
+    // Through a dialogue: the answers are the arguments.
+    let mut server = ServerSession::default();
+    server.receive(b"DOWNLOAD\nb\n../f\n");
+    assert!(matches!(
+        server.poll_event(),
+        Some(ServerEvent::Prompted { .. })
+    ));
+    assert!(matches!(
+        server.poll_event(),
+        Some(ServerEvent::Prompted { .. })
+    ));
+    assert!(matches!(
+        server.poll_event(),
+        Some(ServerEvent::RequestRejected(_))
+    ));
+    let r = server.rejected_request().unwrap();
+    assert_eq!(
+        (r.verb, r.bucket.as_deref(), r.name.as_deref()),
+        (Some(Verb::Download), Some("b"), Some("../f"))
+    );
+    // Lines that could not be split, and a refusal after one that was.
+    assert_eq!(said(b"NOPE b\n", None), None);
+    assert_eq!(said(b"CREATE_B \"open\n", None), None);
+    let mut server = ServerSession::default();
+    server.receive(b"CREATE_B ../x\nNOPE\nHELLO\n");
+    let _ = server.poll_event();
+    assert!(server.rejected_request().is_some());
+    let _ = server.poll_event();
+    assert_eq!(server.rejected_request(), None);
+}
