@@ -445,9 +445,17 @@ impl<'a, S: Store> Connection<'a, S> {
                 }
                 Some(ServerEvent::RequestRejected(error)) => {
                     self.requests += 1;
+                    // The error names no bucket or file (nor the verb of
+                    // an UPLOAD with a bad size): the session keeps them.
+                    let said = self.session.rejected_request();
+                    let verb = error.verb().or(said.and_then(|r| r.verb));
+                    let bucket = said.and_then(|r| r.bucket.as_deref());
+                    let name = said.and_then(|r| r.name.as_deref());
                     tracing::info!(
                         peer = %self.peer,
-                        verb = error.verb().map_or("-", Verb::as_str),
+                        verb = verb.map_or("-", Verb::as_str),
+                        bucket = bucket.unwrap_or("-"),
+                        name = name.unwrap_or("-"),
                         code = error.code().number(),
                         reason = error.reason().as_str(),
                         detail = %error,

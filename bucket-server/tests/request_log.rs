@@ -404,3 +404,48 @@ fn serving_starts_with_a_line_of_the_effective_limits() {
     server.shutdown();
     other.shutdown();
 }
+
+/// A request the session refuses is logged with its verb, bucket and name
+/// as far as the line gives them, as the other request lines are: a bad
+/// name, an upload over the limit, an `UPLOAD` with a bad size (whose
+/// line said `verb="-"`). Before, "request refused" named neither.
+#[test]
+fn a_refused_request_is_logged_with_its_verb_and_names() {
+    capture_logs();
+    let limited = bucket_server::Config {
+        max_upload_size: Some(100),
+        ..config()
+    };
+    let server = start(limited, MemStore::new());
+    let refused = |line: &str| {
+        let mut c = Raw::connect(server.local_addr());
+        c.send(line);
+        c.line().unwrap();
+        let peer = format!("peer={}", c.writer.local_addr().unwrap());
+        wait_until("the refused line", || {
+            lines_with(&[&peer, "request refused"]).len() == 1
+        });
+        lines_with(&[&peer, "request refused"]).remove(0)
+    };
+    let bad_name = refused("DELETE_F photos ../cat.png\n");
+    assert!(
+        bad_name.contains("verb=\"DELETE_F\" bucket=\"photos\" name=\"../cat.png\""),
+        "{bad_name}"
+    );
+    let too_large = refused("UPLOAD photos big 101\n");
+    assert!(
+        too_large.contains("verb=\"UPLOAD\" bucket=\"photos\" name=\"big\" code=701"),
+        "{too_large}"
+    );
+    let bad_size = refused("UPLOAD photos odd -5\n");
+    assert!(
+        bad_size.contains("verb=\"UPLOAD\" bucket=\"photos\" name=\"odd\" code=500"),
+        "{bad_size}"
+    );
+    let unknown = refused("NOPE photos\n");
+    assert!(
+        unknown.contains("verb=\"-\" bucket=\"-\" name=\"-\""),
+        "{unknown}"
+    );
+    server.shutdown();
+}
