@@ -242,11 +242,23 @@ impl<'a, S: Store> Connection<'a, S> {
                 self.linger();
                 return Ok(());
             }
-            // Between requests, a shutdown closes the connection at once.
+            // Between requests, a shutdown closes the connection at once,
+            // unless a request has reached the socket meanwhile (while the
+            // last one was answered): that one is served, within the grace.
+            // Closing with it unread would make the kernel reset the
+            // connection, and the client would get no reply, perhaps not
+            // even those already written.
             let between_requests =
                 self.session.state() == ServerState::Idle && self.session.buffered() == 0;
             if self.shared.shutdown.load(Ordering::SeqCst) && between_requests {
-                return Ok(());
+                match self.read_waiting(read_size)? {
+                    0 => return Ok(()),
+                    n => {
+                        self.last_activity = Instant::now();
+                        self.session.commit_received(n);
+                        continue;
+                    }
+                }
             }
             // A request line (or dialogue) must complete within the idle
             // timeout of its first byte: trickling it is no way to stay in.
@@ -340,6 +352,22 @@ impl<'a, S: Store> Connection<'a, S> {
                 }
             }
         }
+    }
+
+    /// Reads, without waiting, what the peer has sent and this connection
+    /// not read yet, into the session's buffer (to be committed): how many
+    /// bytes, 0 when there are none or the peer has closed.
+    fn read_waiting(&mut self, size: usize) -> io::Result<usize> {
+        self.stream.set_nonblocking(true)?;
+        let read = loop {
+            match self.stream.read(self.session.receive_buffer(size)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(0),
+                other => break other,
+            }
+        };
+        self.stream.set_nonblocking(false)?;
+        read
     }
 
     /// Closes the way nginx's lingering close does: stop sending, then read

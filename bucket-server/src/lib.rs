@@ -302,8 +302,10 @@ impl<S: Store> Server<S> {
 impl ServerHandle {
     /// Stops accepting connections, lets requests in flight finish for up to
     /// the grace period ([`Config::shutdown_grace`]), then closes what is
-    /// left. Connections waiting between requests close at once. Returns once
-    /// every connection has ended.
+    /// left. Connections waiting between requests close at once, unless
+    /// their next request has already reached the socket, unread: that one
+    /// is served first (within the grace), not cut off by a reset. Returns
+    /// once every connection has ended.
     pub fn shutdown(&self) {
         if self.shared.shutdown.swap(true, Ordering::SeqCst) {
             return self.wait_for_connections(Duration::ZERO);

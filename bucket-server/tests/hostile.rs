@@ -812,3 +812,34 @@ fn a_listing_waiting_for_a_place_does_not_hold_up_shutdown() {
     assert_eq!(handle.active_connections(), 0);
     drop(a);
 }
+
+/// A request that reaches the socket while its connection is busy with
+/// the one before, and that the connection has not read when it sees the
+/// shutdown between requests, is still answered within the grace, and the
+/// connection then closes cleanly. Before, it closed with the request
+/// unread: the kernel reset the connection, and the client got no reply
+/// (the audit saw it once, with a SIGTERM sent a few µs after a request).
+#[test]
+fn a_request_already_sent_when_the_shutdown_comes_is_answered() {
+    let (_store, server, gate, mut a) = one_listing_at_a_time(Duration::from_secs(5));
+    // Opens the gate if the test fails, before the server is dropped.
+    let _open = OpenOnDrop(Arc::clone(&gate));
+    let handle = server.handle();
+    let addr = server.local_addr();
+    // Reaches the socket while the connection waits at the gate: unread.
+    a.send("HELLO\n");
+    let stopper = {
+        let handle = handle.clone();
+        std::thread::spawn(move || handle.shutdown())
+    };
+    wait_until("the server stops listening", || {
+        std::net::TcpStream::connect(addr).is_err()
+    });
+    gate.open();
+    a.expect("800 LFS 1");
+    a.expect("b f 1");
+    a.expect_prefix("100 OK");
+    assert!(a.closed());
+    stopper.join().unwrap();
+    assert_eq!(handle.active_connections(), 0);
+}
