@@ -254,9 +254,10 @@ impl ServerSession {
     /// [`RequestError`] alone names no bucket or file, nor the verb of an
     /// `UPLOAD` with a bad size). `Some` when the line could be split into
     /// a known verb and its arguments and was refused for what they hold (a
-    /// bad name or size, an upload over the limit); `None` for a line that
-    /// could not be (bad syntax, an unknown verb, a line too long), and
-    /// after any other refusal until the next one.
+    /// bad name or size, an upload over the limit); `None` when it could not
+    /// be (bad syntax, an unknown verb, a line too long, a cancelled
+    /// dialogue) and before the first refusal. Requests taken after a
+    /// refusal leave this as it was: read it when the event comes.
     ///
     /// ```
     /// use bucket_proto::{ServerEvent, ServerSession, Verb};

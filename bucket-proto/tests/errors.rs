@@ -1299,7 +1299,7 @@ fn a_failed_client_session_drops_requests_queued_before_the_failure() {
 /// `ServerSession::rejected_request` gives the verb and names of a line the
 /// session refused for what its arguments hold (a bad name or size, an
 /// upload over the limit), for a server's log; `None` for a line that
-/// could not be split into a verb and arguments, or after a request taken.
+/// could not be split into a verb and arguments.
 #[test]
 fn a_refused_request_keeps_its_verb_and_names_for_logs() {
     let said = |input: &[u8], max: Option<u64>| {
