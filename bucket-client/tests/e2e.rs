@@ -996,9 +996,98 @@ fn a_script_line_of_invalid_utf8_fails_and_the_next_line_runs() {
 }
 
 /// The shell run on a pseudo-terminal (`TERM=dumb`: rustyline reads plain
-/// lines from it), fed `input` at once; returns its exit status, stdout
-/// (prompts included) and stderr. `HOME` is `home`, the working folder
-/// `work`.
+/// lines from it, and the terminal stays in cooked mode, so Ctrl-C is a
+/// SIGINT), connected to `server`, with `HOME` and the working folder
+/// given. Its stdout is collected as it comes, so a test can wait for a
+/// prompt ([`TerminalShell::wait_for`]) before it types on.
+#[cfg(target_os = "linux")]
+struct TerminalShell {
+    child: std::process::Child,
+    /// The terminal's master side: what is written here is typed.
+    terminal: File,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: thread::JoinHandle<()>,
+}
+
+#[cfg(target_os = "linux")]
+impl TerminalShell {
+    fn start(server: SocketAddr, home: &Path, work: &Path) -> TerminalShell {
+        use std::io::Read;
+        use std::process::Stdio;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
+            .args(["-s", &server.to_string()])
+            .env("HOME", home)
+            .env("TERM", "dumb")
+            .env_remove("RUST_LOG")
+            .current_dir(work)
+            .stdin(Stdio::from(pty.slave))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout: std::sync::Arc<std::sync::Mutex<String>> = std::sync::Arc::default();
+        let reader = {
+            let stdout = std::sync::Arc::clone(&stdout);
+            let mut pipe = child.stdout.take().unwrap();
+            thread::spawn(move || {
+                let mut buf = [0; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    stdout.lock().unwrap().push_str(&text);
+                }
+            })
+        };
+        TerminalShell {
+            child,
+            terminal: File::from(pty.master),
+            stdout,
+            reader,
+        }
+    }
+
+    /// Types `input` on the terminal.
+    fn type_in(&mut self, input: &[u8]) {
+        self.terminal.write_all(input).unwrap();
+    }
+
+    /// Waits until stdout ends with `tail` (a prompt), or the shell has
+    /// ended; fails the test after [`LIMIT`].
+    fn wait_for(&mut self, tail: &str) {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            if self.stdout.lock().unwrap().ends_with(tail)
+                || self.child.try_wait().unwrap().is_some()
+            {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {tail:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C on the terminal does; fails the test if the
+    /// shell has already ended.
+    fn interrupt(&mut self) {
+        assert_eq!(self.child.try_wait().unwrap(), None, "the shell ended");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    }
+
+    /// Waits for the shell to end: its exit status, all its stdout
+    /// (prompts included) and its stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        let status = wait_for_exit(&mut self.child);
+        self.reader.join().unwrap();
+        let stderr = rest_of(self.child.stderr.take());
+        let stdout = self.stdout.lock().unwrap().clone();
+        (status, stdout, stderr)
+    }
+}
+
+/// The shell run on a pseudo-terminal ([`TerminalShell`]), fed `input` at
+/// once; returns its exit status, stdout (prompts included) and stderr.
+/// `HOME` is `home`, the working folder `work`.
 #[cfg(target_os = "linux")]
 fn shell_on_a_terminal(
     server: SocketAddr,
@@ -1006,27 +1095,9 @@ fn shell_on_a_terminal(
     work: &Path,
     input: &[u8],
 ) -> (std::process::ExitStatus, String, String) {
-    use std::process::Stdio;
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
-        .args(["-s", &server.to_string()])
-        .env("HOME", home)
-        .env("TERM", "dumb")
-        .env_remove("RUST_LOG")
-        .current_dir(work)
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut terminal = File::from(pty.master);
-    terminal.write_all(input).unwrap();
-    let status = wait_for_exit(&mut shell);
-    (
-        status,
-        rest_of(shell.stdout.take()),
-        rest_of(shell.stderr.take()),
-    )
+    let mut shell = TerminalShell::start(server, home, work);
+    shell.type_in(input);
+    shell.finish()
 }
 
 /// Waits up to [`LIMIT`] for `child` to end and gives its status; kills
@@ -2311,7 +2382,6 @@ fn max_list_size_bounds_lists_and_names_itself_when_reached() {
 #[test]
 fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
     use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
     use std::sync::mpsc;
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -2342,33 +2412,18 @@ fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
         (&stream).write_all(b"200 BYE\n").unwrap();
     });
 
-    let pty = nix::pty::openpty(None, None).unwrap();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
-        .args(["-s", &addr.to_string()])
-        .env("HOME", home.path())
-        // rustyline reads plain lines from a terminal it cannot drive.
-        .env("TERM", "dumb")
-        .env_remove("RUST_LOG")
-        .current_dir(work.path())
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut terminal = File::from(pty.master);
-    terminal.write_all(b"download photos big.bin\n").unwrap();
+    let mut shell = TerminalShell::start(addr, home.path(), work.path());
+    shell.type_in(b"download photos big.bin\n");
     stalled_rx.recv_timeout(LIMIT).unwrap();
     // Let the shell block in its read (a socket shut down before the read
     // reads as closed, so the test passes either way).
     thread::sleep(Duration::from_millis(200));
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    terminal.write_all(b"hello\nquit\n").unwrap();
+    shell.interrupt();
+    shell.type_in(b"hello\nquit\n");
 
-    let status = wait_for_exit(&mut shell);
-    let (stdout, stderr) = (rest_of(shell.stdout.take()), rest_of(shell.stderr.take()));
+    let (status, stdout, stderr) = shell.finish();
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
     assert!(stderr.contains("error: interrupted"), "{stderr}");
     assert!(!stderr.contains("connection lost"), "{stderr}");
@@ -2388,62 +2443,17 @@ fn ctrl_c_in_the_interactive_shell_cancels_the_command_not_the_shell() {
 #[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_at_a_dumb_terminal_prompt_shows_a_new_prompt() {
-    use std::io::Read;
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-
     let server = server_with_cat();
-    let pty = nix::pty::openpty(None, None).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
-        .args(["-s", &server.addr.to_string()])
-        .env("HOME", home.path())
-        .env("TERM", "dumb")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Stdout as it comes: the prompts show where the shell is.
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let stdout = stdout.clone();
-        let mut pipe = shell.stdout.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                stdout
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    // Until stdout ends with `tail`, or the shell has ended.
-    let wait_for = |shell: &mut std::process::Child, tail: &str| {
-        let deadline = std::time::Instant::now() + LIMIT;
-        loop {
-            if stdout.lock().unwrap().ends_with(tail) || shell.try_wait().unwrap().is_some() {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "no {tail:?}");
-            thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let mut terminal = File::from(pty.master);
-    terminal.write_all(b"hello\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut shell = TerminalShell::start(server.addr, home.path(), work.path());
+    shell.type_in(b"hello\n");
     // At the prompt after HELLO's answer.
-    wait_for(&mut shell, "\nc> ");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    wait_for(&mut shell, "c> \nc> ");
-    assert_eq!(shell.try_wait().unwrap(), None, "the shell ended");
-    terminal.write_all(b"ls_b\nquit\n").unwrap();
-    let status = wait_for_exit(&mut shell);
-    reader.join().unwrap();
-    let stderr = rest_of(shell.stderr.take());
-    let stdout = stdout.lock().unwrap().clone();
+    shell.wait_for("\nc> ");
+    shell.interrupt();
+    shell.wait_for("c> \nc> ");
+    shell.type_in(b"ls_b\nquit\n");
+    let (status, stdout, stderr) = shell.finish();
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
     assert!(
         stdout.ends_with("c> \nc> photos\nc> 200 BYE\n"),
@@ -2462,61 +2472,16 @@ fn ctrl_c_at_a_dumb_terminal_prompt_shows_a_new_prompt() {
 #[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_at_a_dumb_terminal_question_cancels_the_command() {
-    use std::io::Read;
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-
     let server = server_with_cat();
-    let pty = nix::pty::openpty(None, None).unwrap();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_bucket-client"))
-        .args(["-s", &server.addr.to_string()])
-        .env("HOME", home.path())
-        .env("TERM", "dumb")
-        .env_remove("RUST_LOG")
-        .current_dir(work.path())
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let stdout = stdout.clone();
-        let mut pipe = shell.stdout.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                stdout
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let wait_for = |shell: &mut std::process::Child, tail: &str| {
-        let deadline = std::time::Instant::now() + LIMIT;
-        loop {
-            if stdout.lock().unwrap().ends_with(tail) || shell.try_wait().unwrap().is_some() {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "no {tail:?}");
-            thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let mut terminal = File::from(pty.master);
-    terminal.write_all(b"download photos\n").unwrap();
-    wait_for(&mut shell, "c> name: ");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(shell.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    wait_for(&mut shell, "name: \nc> ");
-    assert_eq!(shell.try_wait().unwrap(), None, "the shell ended");
-    terminal.write_all(b"hello\nquit\n").unwrap();
-    let status = wait_for_exit(&mut shell);
-    reader.join().unwrap();
-    let stderr = rest_of(shell.stderr.take());
-    let stdout = stdout.lock().unwrap().clone();
+    let mut shell = TerminalShell::start(server.addr, home.path(), work.path());
+    shell.type_in(b"download photos\n");
+    shell.wait_for("c> name: ");
+    shell.interrupt();
+    shell.wait_for("name: \nc> ");
+    shell.type_in(b"hello\nquit\n");
+    let (status, stdout, stderr) = shell.finish();
     assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
     // `hello` ran as the command it is.
     assert!(stdout.contains("c> name: \nc> 100 OK BKT/1 "), "{stdout:?}");
