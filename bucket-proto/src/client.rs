@@ -267,9 +267,9 @@ impl ClientSession {
     /// When `out` is empty the session's buffer is swapped into it, so the
     /// bytes are not copied and `out`'s old buffer is reused. Between calls
     /// the session keeps at most 1 MiB of transmit capacity: the buffer a
-    /// large reply (a long listing) grew leaves with the bytes or is freed,
-    /// so an idle connection does not hold it. Freeing `out`'s own buffer
-    /// once written, if it grew large, is the caller's choice.
+    /// large batch of pipelined requests grew leaves with the bytes or is
+    /// freed, so an idle connection does not hold it. Freeing `out`'s own
+    /// buffer once written, if it grew large, is the caller's choice.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         crate::buffer::drain_into(&mut self.core.tx, out)
     }
