@@ -210,8 +210,12 @@ impl Shell<'_> {
         }
         match result {
             Ok(flow) => flow,
-            // Cancelled at a question by Ctrl-C, which said so already.
-            Err(_) if self.pending.is_some() => Flow::Continue,
+            // Cancelled at a question by Ctrl-C, whose handler printed
+            // the error already.
+            Err(error) if self.pending.is_some() => {
+                self.failed = Some(error.exit_code());
+                Flow::Continue
+            }
             Err(error) => {
                 self.failed(&error);
                 Flow::Continue
@@ -360,7 +364,6 @@ impl Shell<'_> {
             // Ctrl-C cancelled the command and showed the shell's prompt:
             // what was read is the next command line, not the answer.
             self.pending = Some(read);
-            self.failed = Some(CliError::Cancelled.exit_code());
             return Err(CliError::Cancelled);
         }
         let answer = match read {
