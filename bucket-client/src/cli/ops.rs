@@ -199,6 +199,9 @@ pub fn download(
             .download_with_progress(bucket, name, writer, &mut bar)
             .map_err(writing(&shown))?
     } else {
+        // The callers checked before they connected (so that a bad path
+        // costs no connection); checked again now that the connection is
+        // made, which can take a while, for what changed meanwhile.
         check_destination(dest, no_clobber)?;
         let mut part = temp_beside(path)?;
         // Removed by Ctrl-C too, not only by `part`'s drop on an error.
