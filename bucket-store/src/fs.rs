@@ -149,11 +149,7 @@ impl FsStore {
         if let Err(e) = fs::create_dir_all(&root) {
             // create_dir_all says "File exists" for a root that is a file.
             if fs::metadata(&root).is_ok_and(|meta| !meta.is_dir()) {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{} exists but is not a directory", root.display()),
-                )
-                .into());
+                return Err(not_a_folder(&root).into());
             }
             return Err(failed_at("create", &root, "the root folder", e).into());
         }
@@ -1235,7 +1231,7 @@ fn open_staging(path: &Path) -> io::Result<File> {
     })
 }
 
-/// The error for a staging folder that is not a folder.
+/// The error for a root or staging folder that is not a folder.
 fn not_a_folder(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::NotADirectory,
